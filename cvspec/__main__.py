@@ -1,0 +1,5 @@
+"""`python -m cvspec` runs the command-line interface."""
+
+from cvspec.cli import main
+
+main()
