@@ -1,0 +1,198 @@
+"""Image feature extraction for the emulator's classifier.
+
+Owns turning image bytes (JPEG/PNG/BMP/GIF, decoded with Pillow) into a fixed-length float32
+vector that a linear classifier can separate: colour histograms (joint HSV and saturation-weighted
+hue), a coarse spatial colour layout, gradient-orientation histograms (HOG-like, at three grid
+scales), local binary pattern texture histograms and a few global texture statistics. No learned
+weights are involved, so features are deterministic and cheap (a few ms per image).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps
+
+FEATURE_VERSION = "cvspec-features-1"
+
+SIZE = 128  # images are decoded (with JPEG draft mode) and resized to SIZE x SIZE
+_HUE_BINS = 12
+_SAT_EDGES = np.array([0.2, 0.55], dtype=np.float32)
+_VAL_EDGES = np.array([0.33, 0.7], dtype=np.float32)
+_WHUE_BINS = 24
+_ORIENT_BINS = 9
+_EPS = 1e-6
+
+
+def load_rgb(data: bytes, size: int = SIZE) -> np.ndarray:
+    """Decode image bytes into a (size, size, 3) float32 RGB array with values in [0, 1]."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (size, size))
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        im = ImageOps.exif_transpose(im)
+        if im.mode != "RGB":
+            im = _to_rgb(im)
+        im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return np.asarray(im, dtype=np.float32) / 255.0
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Flatten any mode (palette, alpha, greyscale, CMYK) onto a white background as RGB."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
+    """Vectorised RGB -> HSV; all channels in [0, 1]."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    maxc = rgb.max(axis=-1)
+    minc = rgb.min(axis=-1)
+    delta = maxc - minc
+    s = np.where(maxc > _EPS, delta / np.maximum(maxc, _EPS), 0.0)
+    d = np.maximum(delta, _EPS)
+    rc, gc, bc = (maxc - r) / d, (maxc - g) / d, (maxc - b) / d
+    h = np.where(maxc == r, bc - gc, np.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
+    h = np.where(delta > _EPS, (h / 6.0) % 1.0, 0.0)
+    return np.stack([h, s, maxc], axis=-1).astype(np.float32)
+
+
+def _normalised(hist: np.ndarray) -> np.ndarray:
+    """Sum-normalise a histogram and take the square root (Hellinger embedding)."""
+    total = float(hist.sum())
+    return np.sqrt(hist / total) if total > 0 else np.zeros_like(hist)
+
+
+def colour_histograms(hsv: np.ndarray) -> np.ndarray:
+    """Joint HSV histogram plus a saturation-weighted hue histogram (ignores grey background)."""
+    h, s, v = hsv[..., 0].ravel(), hsv[..., 1].ravel(), hsv[..., 2].ravel()
+    hb = np.minimum((h * _HUE_BINS).astype(np.int64), _HUE_BINS - 1)
+    sb = np.searchsorted(_SAT_EDGES, s)
+    vb = np.searchsorted(_VAL_EDGES, v)
+    joint = np.bincount((hb * 3 + sb) * 3 + vb, minlength=_HUE_BINS * 9).astype(np.float32)
+    wb = np.minimum((h * _WHUE_BINS).astype(np.int64), _WHUE_BINS - 1)
+    weighted = np.bincount(wb, weights=s * v, minlength=_WHUE_BINS).astype(np.float32)
+    return np.concatenate([_normalised(joint), _normalised(weighted)])
+
+
+def _grid_means(channels: np.ndarray, grid: int) -> np.ndarray:
+    """Mean of each channel over a grid x grid layout of cells."""
+    hgt, wid, ch = channels.shape
+    cells = channels[: hgt - hgt % grid, : wid - wid % grid].reshape(
+        grid, hgt // grid, grid, wid // grid, ch
+    )
+    return cells.mean(axis=(1, 3)).ravel()
+
+
+def colour_layout(rgb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
+    """Coarse spatial colour layout (4x4 grid of RGB and saturation means) and colour moments."""
+    layout = _grid_means(np.concatenate([rgb, hsv[..., 1:2]], axis=-1), 4)
+    flat = np.concatenate([rgb, hsv[..., 1:]], axis=-1).reshape(-1, 5)
+    mean = flat.mean(axis=0)
+    std = flat.std(axis=0)
+    return np.concatenate([layout, mean, std]).astype(np.float32)
+
+
+def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference gradient magnitude and signed orientation (radians in [0, 2*pi))."""
+    gx = np.zeros_like(grey)
+    gy = np.zeros_like(grey)
+    gx[:, 1:-1] = grey[:, 2:] - grey[:, :-2]
+    gy[1:-1, :] = grey[2:, :] - grey[:-2, :]
+    mag = np.hypot(gx, gy)
+    ang = np.arctan2(gy, gx) % (2 * np.pi)
+    return mag, ang
+
+
+def _cell_histograms(mag: np.ndarray, bins: np.ndarray, n_bins: int, grid: int) -> np.ndarray:
+    """Magnitude-weighted orientation histogram per grid cell, L2-normalised and clipped (HOG)."""
+    hgt, wid = mag.shape
+    rows = np.minimum(np.arange(hgt) * grid // hgt, grid - 1)
+    cols = np.minimum(np.arange(wid) * grid // wid, grid - 1)
+    cell = rows[:, None] * grid + cols[None, :]
+    idx = (cell * n_bins + bins).ravel()
+    hist = np.bincount(idx, weights=mag.ravel(), minlength=grid * grid * n_bins)
+    hist = hist.reshape(grid * grid, n_bins)
+    hist /= np.sqrt((hist**2).sum(axis=1, keepdims=True)) + _EPS
+    hist = np.minimum(hist, 0.2)
+    hist /= np.sqrt((hist**2).sum(axis=1, keepdims=True)) + _EPS
+    return hist.ravel().astype(np.float32)
+
+
+def gradient_features(grey: np.ndarray) -> np.ndarray:
+    """HOG-like orientation histograms: signed global, unsigned 2x2 and 4x4 grids."""
+    mag, ang = _gradients(grey)
+    signed = np.minimum((ang / (2 * np.pi) * 2 * _ORIENT_BINS).astype(np.int64), 17)
+    unsigned = np.minimum(((ang % np.pi) / np.pi * _ORIENT_BINS).astype(np.int64), 8)
+    parts = [
+        _cell_histograms(mag, signed, 2 * _ORIENT_BINS, 1),
+        _cell_histograms(mag, unsigned, _ORIENT_BINS, 2),
+        _cell_histograms(mag, unsigned, _ORIENT_BINS, 4),
+    ]
+    stats = np.array(
+        [
+            mag.mean(),
+            mag.std(),
+            (mag > 0.05).mean(),
+            (mag > 0.15).mean(),
+            (mag > 0.3).mean(),
+            grey.std(),
+        ],
+        dtype=np.float32,
+    )
+    return np.concatenate([*parts, stats])
+
+
+def _lbp_riu2_table() -> np.ndarray:
+    """Map 8-bit LBP codes to rotation-invariant uniform classes 0..9 (9 = non-uniform)."""
+    table = np.empty(256, dtype=np.int64)
+    for code in range(256):
+        bits = [(code >> i) & 1 for i in range(8)]
+        transitions = sum(bits[i] != bits[(i + 1) % 8] for i in range(8))
+        table[code] = sum(bits) if transitions <= 2 else 9
+    return table
+
+
+_LBP_TABLE = _lbp_riu2_table()
+_LBP_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
+
+
+def lbp_histogram(grey: np.ndarray) -> np.ndarray:
+    """Rotation-invariant uniform local binary pattern histogram (10 bins, Hellinger)."""
+    centre = grey[1:-1, 1:-1]
+    hgt, wid = grey.shape
+    code = np.zeros(centre.shape, dtype=np.int64)
+    for bit, (dy, dx) in enumerate(_LBP_OFFSETS):
+        neighbour = grey[1 + dy : hgt - 1 + dy, 1 + dx : wid - 1 + dx]
+        code |= (neighbour >= centre + 1.0 / 255.0).astype(np.int64) << bit
+    hist = np.bincount(_LBP_TABLE[code].ravel(), minlength=10).astype(np.float32)
+    return _normalised(hist)
+
+
+def texture_features(grey: np.ndarray) -> np.ndarray:
+    """LBP histograms at two scales."""
+    half = grey[: grey.shape[0] // 2 * 2, : grey.shape[1] // 2 * 2]
+    half = half.reshape(half.shape[0] // 2, 2, half.shape[1] // 2, 2).mean(axis=(1, 3))
+    return np.concatenate([lbp_histogram(grey), lbp_histogram(half)])
+
+
+def features_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Feature vector of an RGB float array (H, W, 3) in [0, 1]."""
+    hsv = rgb_to_hsv(rgb)
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    parts = [
+        colour_histograms(hsv),
+        colour_layout(rgb, hsv),
+        gradient_features(grey),
+        texture_features(grey),
+    ]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def extract_features(data: bytes) -> np.ndarray:
+    """Float32 feature vector of the image encoded in ``data`` (raises on undecodable bytes)."""
+    return features_from_rgb(load_rgb(data))

@@ -1,0 +1,428 @@
+"""The emulator's learning core: training, prediction and evaluation of image classifiers.
+
+Owns the import surface the emulator server codes against:
+
+* ``Example``, ``extract_features`` and ``FEATURE_VERSION`` (features live in ``features.py``);
+* ``train`` fits a linear classifier on standardised features -- softmax (multinomial logistic
+  regression) for multiclass projects, independent one-vs-rest logistic regressions for
+  multilabel projects; the negative tag is a trainable class like any other -- and computes
+  held-out probabilities for every training image by stratified k-fold cross-validation;
+* ``predict`` restores a serialised model (cached by digest) and returns a probability per tag;
+* ``evaluate`` turns held-out probabilities into Custom Vision's per-tag and overall precision,
+  recall and average precision at a threshold.
+
+Everything is deterministic: examples are sorted by image id, folds are assigned without
+shuffling, and models are serialised in a fixed binary layout (no timestamps, no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from cvspec.emulator.features import FEATURE_VERSION, extract_features
+
+__all__ = [
+    "FEATURE_VERSION",
+    "Example",
+    "Performance",
+    "TagPerformance",
+    "TrainingResult",
+    "evaluate",
+    "extract_features",
+    "predict",
+    "train",
+]
+
+MAX_FOLDS = 5
+C_REGULARISATION = 0.05
+MAX_ITER = 300
+_MAGIC = b"CVSPECLM1\n"
+_ABSENT_LOGIT = -30.0  # logit of a class with no training examples (probability ~ 0)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training image: its id, feature vector and the tags it carries."""
+
+    image_id: str
+    features: np.ndarray
+    tag_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """A serialised model plus cross-validated probabilities: image_id -> tag_id -> probability."""
+
+    model: bytes
+    held_out: dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class TagPerformance:
+    precision: float
+    precision_std_deviation: float
+    recall: float
+    recall_std_deviation: float
+    average_precision: float
+
+
+@dataclass(frozen=True)
+class Performance:
+    per_tag: dict[str, TagPerformance]
+    precision: float
+    precision_std_deviation: float
+    recall: float
+    recall_std_deviation: float
+    average_precision: float
+
+
+# --------------------------------------------------------------------------- linear model
+
+
+@dataclass(frozen=True)
+class _LinearModel:
+    """Standardisation + linear scores; softmax (multiclass) or sigmoid (multilabel) on top."""
+
+    multilabel: bool
+    tags: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray  # (n_tags, n_features)
+    bias: np.ndarray  # (n_tags,)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities (n_samples, n_tags) for a feature matrix (n_samples, n_features)."""
+        z = ((x - self.mean) / self.scale) @ self.weights.T + self.bias
+        if self.multilabel:
+            return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-8] = 1.0
+    return mean, scale
+
+
+def _logistic(z: np.ndarray, y: np.ndarray, seed: int) -> LogisticRegression:
+    clf = LogisticRegression(C=C_REGULARISATION, max_iter=MAX_ITER, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(z, y)
+    return clf
+
+
+def _fit_multiclass(z: np.ndarray, y: np.ndarray, n_tags: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Softmax weights over all tags; tags absent from ``y`` get a very low constant logit."""
+    weights = np.zeros((n_tags, z.shape[1]))
+    bias = np.full(n_tags, _ABSENT_LOGIT)
+    present = np.unique(y)
+    if len(present) == 1:
+        bias[present[0]] = 0.0
+        return weights, bias
+    clf = _logistic(z, y, seed)
+    if len(present) == 2:  # sklearn's binary form: P(present[1]) = sigmoid(w.x + b)
+        half_w, half_b = clf.coef_[0] / 2.0, clf.intercept_[0] / 2.0
+        weights[present[0]], bias[present[0]] = -half_w, -half_b
+        weights[present[1]], bias[present[1]] = half_w, half_b
+    else:
+        weights[present], bias[present] = clf.coef_, clf.intercept_
+    return weights, bias
+
+
+def _fit_multilabel(z: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
+    """One independent logistic regression per tag column of the 0/1 matrix ``y``."""
+    n_tags = y.shape[1]
+    weights = np.zeros((n_tags, z.shape[1]))
+    bias = np.zeros(n_tags)
+    for t in range(n_tags):
+        column = y[:, t]
+        positives = int(column.sum())
+        if positives in (0, len(column)):
+            bias[t] = _ABSENT_LOGIT if positives == 0 else -_ABSENT_LOGIT
+            continue
+        clf = _logistic(z, column, seed)
+        weights[t], bias[t] = clf.coef_[0], clf.intercept_[0]
+    return weights, bias
+
+
+def _fit(x: np.ndarray, y: np.ndarray, tags: tuple[str, ...], multilabel: bool, seed: int):
+    mean, scale = _standardiser(x)
+    z = (x - mean) / scale
+    if multilabel:
+        weights, bias = _fit_multilabel(z, y, seed)
+    else:
+        weights, bias = _fit_multiclass(z, y, len(tags), seed)
+    return _LinearModel(multilabel, tags, mean, scale, weights, bias)
+
+
+# --------------------------------------------------------------------------- serialisation
+
+_ARRAYS = ("mean", "scale", "weights", "bias")
+
+
+def _dump(model: _LinearModel) -> bytes:
+    """Fixed binary layout: magic, header length, JSON header, float64 arrays in order."""
+    arrays = {name: np.ascontiguousarray(getattr(model, name), dtype="<f8") for name in _ARRAYS}
+    header = {
+        "feature_version": FEATURE_VERSION,
+        "multilabel": model.multilabel,
+        "tags": list(model.tags),
+        "shapes": {name: list(a.shape) for name, a in arrays.items()},
+    }
+    head = json.dumps(header, sort_keys=True).encode()
+    body = b"".join(arrays[name].tobytes() for name in _ARRAYS)
+    return _MAGIC + struct.pack("<I", len(head)) + head + body
+
+
+def _load(model: bytes) -> _LinearModel:
+    if not model.startswith(_MAGIC):
+        raise ValueError("not a cvspec emulator model")
+    stream = io.BytesIO(model[len(_MAGIC) :])
+    (size,) = struct.unpack("<I", stream.read(4))
+    header = json.loads(stream.read(size))
+    arrays = {}
+    for name in _ARRAYS:
+        shape = tuple(header["shapes"][name])
+        count = int(np.prod(shape)) if shape else 1
+        arrays[name] = np.frombuffer(stream.read(8 * count), dtype="<f8").reshape(shape)
+    return _LinearModel(bool(header["multilabel"]), tuple(header["tags"]), **arrays)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(digest: str, model: bytes) -> _LinearModel:
+    del digest  # part of the cache key only
+    return _load(model)
+
+
+def _restore(model: bytes) -> _LinearModel:
+    return _load_cached(hashlib.sha256(model).hexdigest(), model)
+
+
+# --------------------------------------------------------------------------- folds
+
+
+def _stratum(tags: frozenset[str], counts: dict[str, int]) -> str:
+    """Stratification key of an image: its rarest tag (ties broken by tag id)."""
+    return min(tags, key=lambda t: (counts[t], t)) if tags else ""
+
+
+def fold_assignment(labels: dict[str, frozenset[str]]) -> dict[str, int]:
+    """Deterministic stratified k-fold assignment, k = min(5, smallest tag count), at least 2.
+
+    ``labels`` maps image id -> tags (restricted to the trained tags). Images are taken in
+    sorted id order and folds are assigned without shuffling, so ``train`` and ``evaluate``
+    reproduce the same folds from the same labels.
+    """
+    ids = sorted(labels)
+    if len(ids) < 2:
+        return {}
+    counts: dict[str, int] = {}
+    for image_id in ids:
+        for t in labels[image_id]:
+            counts[t] = counts.get(t, 0) + 1
+    strata = [_stratum(labels[i], counts) for i in ids]
+    smallest = min(counts.values()) if counts else len(ids)
+    k = min(MAX_FOLDS, len(ids), max(2, smallest))
+    stratum_sizes = [strata.count(s) for s in set(strata)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if max(stratum_sizes) >= k:
+            splits = StratifiedKFold(n_splits=k).split(np.zeros(len(ids)), strata)
+        else:
+            splits = KFold(n_splits=k).split(np.zeros(len(ids)))
+        fold_of: dict[str, int] = {}
+        for fold, (_, test_idx) in enumerate(splits):
+            for i in test_idx:
+                fold_of[ids[i]] = fold
+    return fold_of
+
+
+# --------------------------------------------------------------------------- train / predict
+
+
+def _prepare(
+    examples: Sequence[Example], tag_ids: Sequence[str], negative_tag_id: str | None
+) -> tuple[list[Example], tuple[str, ...], dict[str, frozenset[str]]]:
+    """Sorted examples that carry at least one trained tag, the tag order, and their labels."""
+    trained = set(tag_ids) | ({negative_tag_id} if negative_tag_id else set())
+    tags = tuple(sorted(trained))
+    kept = sorted((e for e in examples if e.tag_ids & trained), key=lambda e: e.image_id)
+    labels: dict[str, frozenset[str]] = {}
+    for e in kept:
+        own = e.tag_ids & trained
+        if negative_tag_id and len(own) > 1:  # negative never co-occurs with a regular tag
+            own = own - {negative_tag_id}
+        labels[e.image_id] = own
+    return kept, tags, labels
+
+
+def _targets(
+    ids: Sequence[str], labels: dict[str, frozenset[str]], tags: tuple[str, ...], multilabel: bool
+) -> np.ndarray:
+    index = {t: i for i, t in enumerate(tags)}
+    if multilabel:
+        y = np.zeros((len(ids), len(tags)), dtype=np.int64)
+        for row, image_id in enumerate(ids):
+            for t in labels[image_id]:
+                y[row, index[t]] = 1
+        return y
+    return np.array([index[min(labels[i])] for i in ids], dtype=np.int64)
+
+
+def _cross_validate(
+    x: np.ndarray,
+    y: np.ndarray,
+    ids: list[str],
+    labels: dict[str, frozenset[str]],
+    tags: tuple[str, ...],
+    multilabel: bool,
+    seed: int,
+) -> dict[str, dict[str, float]]:
+    fold_of = fold_assignment(labels)
+    folds = np.array([fold_of.get(i, -1) for i in ids])
+    held_out: dict[str, dict[str, float]] = {}
+    for fold in sorted(set(folds.tolist()) - {-1}):
+        test = folds == fold
+        model = _fit(x[~test], y[~test], tags, multilabel, seed)
+        probs = model.probabilities(x[test])
+        for image_id, row in zip(np.array(ids)[test], probs, strict=True):
+            held_out[str(image_id)] = {t: float(p) for t, p in zip(tags, row, strict=True)}
+    return held_out
+
+
+def train(
+    examples: Sequence[Example],
+    tag_ids: Sequence[str],
+    multilabel: bool,
+    negative_tag_id: str | None,
+    seed: int = 0,
+) -> TrainingResult:
+    """Fit a classifier on ``examples`` and cross-validate it.
+
+    Only the tags in ``tag_ids`` (plus the negative tag, if given) are trained; examples with none
+    of them are ignored. ``held_out`` has, for every kept example, the probability of every tag
+    from a model that never saw that example.
+    """
+    kept, tags, labels = _prepare(examples, tag_ids, negative_tag_id)
+    if not kept:
+        raise ValueError("no training examples carry any of the trained tags")
+    ids = [e.image_id for e in kept]
+    x = np.stack([np.asarray(e.features, dtype=np.float64) for e in kept])
+    y = _targets(ids, labels, tags, multilabel)
+    model = _fit(x, y, tags, multilabel, seed)
+    held_out = _cross_validate(x, y, ids, labels, tags, multilabel, seed)
+    return TrainingResult(model=_dump(model), held_out=held_out)
+
+
+def predict(model: bytes, features: np.ndarray) -> dict[str, float]:
+    """Probability of every trained tag (including the negative tag) for one feature vector."""
+    restored = _restore(model)
+    x = np.asarray(features, dtype=np.float64).reshape(1, -1)
+    if x.shape[1] != restored.mean.shape[0]:
+        raise ValueError(
+            f"feature length {x.shape[1]} does not match the model's {restored.mean.shape[0]}"
+        )
+    row = restored.probabilities(x)[0]
+    return {t: float(p) for t, p in zip(restored.tags, row, strict=True)}
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den > 0 else 0.0
+
+
+def _std(values: list[float]) -> float:
+    return float(np.std(values)) if len(values) >= 2 else 0.0
+
+
+@dataclass
+class _Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, truth: np.ndarray, predicted: np.ndarray) -> None:
+        self.tp += int((truth & predicted).sum())
+        self.fp += int((~truth & predicted).sum())
+        self.fn += int((truth & ~predicted).sum())
+
+    def precision(self) -> float:
+        return _ratio(self.tp, self.tp + self.fp)
+
+    def recall(self) -> float:
+        return _ratio(self.tp, self.tp + self.fn)
+
+
+def _fold_stds(counts_by_fold: dict[int, _Counts]) -> tuple[float, float]:
+    """Std deviation of precision and recall across folds where each is defined."""
+    precisions = [c.precision() for c in counts_by_fold.values() if c.tp + c.fp > 0]
+    recalls = [c.recall() for c in counts_by_fold.values() if c.tp + c.fn > 0]
+    return _std(precisions), _std(recalls)
+
+
+def _average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
+    if not truth.any():
+        return 0.0
+    value = float(average_precision_score(truth.astype(np.int64), scores))
+    return min(max(value, 0.0), 1.0) if np.isfinite(value) else 0.0
+
+
+def evaluate(
+    held_out: dict[str, dict[str, float]],
+    truth: dict[str, frozenset[str]],
+    tag_ids: Sequence[str],
+    threshold: float,
+) -> Performance:
+    """Custom Vision's iteration performance from held-out probabilities at ``threshold``.
+
+    A tag is predicted for an image when its probability is >= threshold. Per-tag precision and
+    recall; overall precision and recall are micro-averaged over tags; average precision is the
+    area under each tag's precision-recall curve and the overall value is its mean over tags with
+    at least one image (mAP). Standard deviations are taken across cross-validation folds.
+    """
+    tags = list(dict.fromkeys(tag_ids))
+    ids = sorted(i for i in held_out if i in truth)
+    tag_set = set(tags)
+    fold_of = fold_assignment({i: truth[i] & tag_set for i in ids if truth[i] & tag_set})
+    folds = np.array([fold_of.get(i, -1) for i in ids], dtype=np.int64)
+    overall, overall_by_fold = _Counts(), {int(f): _Counts() for f in set(folds.tolist())}
+    per_tag: dict[str, TagPerformance] = {}
+    aps: list[float] = []
+    for tag in tags:
+        is_true = np.array([tag in truth[i] for i in ids], dtype=bool)
+        scores = np.array([held_out[i].get(tag, 0.0) for i in ids], dtype=np.float64)
+        predicted = scores >= threshold
+        counts, by_fold = _Counts(), {int(f): _Counts() for f in set(folds.tolist())}
+        counts.add(is_true, predicted)
+        overall.add(is_true, predicted)
+        for f in by_fold:
+            mask = folds == f
+            by_fold[f].add(is_true[mask], predicted[mask])
+            overall_by_fold[f].add(is_true[mask], predicted[mask])
+        p_std, r_std = _fold_stds(by_fold)
+        ap = _average_precision(is_true, scores)
+        if is_true.any():
+            aps.append(ap)
+        per_tag[tag] = TagPerformance(counts.precision(), p_std, counts.recall(), r_std, ap)
+    p_std, r_std = _fold_stds(overall_by_fold)
+    mean_ap = float(np.mean(aps)) if aps else 0.0
+    return Performance(per_tag, overall.precision(), p_std, overall.recall(), r_std, mean_ap)
