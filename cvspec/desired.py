@@ -1,0 +1,124 @@
+"""The desired state in service terms, derived from a validated spec (pure, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cvspec.identity import fingerprint, hash_key, iteration_name
+from cvspec.ops import Gates
+from cvspec.spec import ValidatedSpec
+
+_CLASSIFICATION = {"multiclass": "Multiclass", "multilabel": "Multilabel"}
+_TAG_TYPE = {"regular": "Regular", "negative": "Negative"}
+_TRAINING_TYPE = {"regular": "Regular", "advanced": "Advanced"}
+
+
+@dataclass(frozen=True)
+class DesiredTag:
+    name: str
+    description: str
+    type: str
+
+
+@dataclass(frozen=True)
+class DesiredImage:
+    hash_key: str
+    sha256: str
+    path: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DesiredTraining:
+    iteration_name: str
+    training_type: str
+    budget_hours: int
+    notification_email: str | None
+    force: bool
+
+
+@dataclass(frozen=True)
+class DesiredPublish:
+    name: str
+    prediction_resource_id: str | None
+    keep: int
+    gates: Gates
+
+
+@dataclass(frozen=True)
+class Desired:
+    project_name: str
+    description: str
+    domain: str  # name or GUID, matched against the service's domains by the diff
+    classification_type: str
+    tags: tuple[DesiredTag, ...]
+    images: tuple[DesiredImage, ...]
+    training: DesiredTraining | None
+    publish: DesiredPublish | None
+    prune_tags: bool
+    prune_images: bool
+    protect: bool
+
+
+def desired_state(vs: ValidatedSpec, default_resource_id: str | None) -> Desired:
+    """Translate the spec into the service's vocabulary; fingerprint the training input."""
+    spec = vs.spec
+    tags = tuple(DesiredTag(t.name, t.description, _TAG_TYPE[t.type]) for t in spec.tags)
+    images = tuple(
+        DesiredImage(hash_key(i.sha256), i.sha256, _relative(vs, i), i.tags) for i in vs.images
+    )
+    classification = _CLASSIFICATION[spec.project.classification]
+    return Desired(
+        project_name=spec.project.name,
+        description=spec.project.description,
+        domain=spec.project.domain,
+        classification_type=classification,
+        tags=tags,
+        images=images,
+        training=_training(vs, tags, images, classification),
+        publish=_publish(vs, default_resource_id),
+        prune_tags=spec.prune.tags,
+        prune_images=spec.prune.images,
+        protect=spec.protect,
+    )
+
+
+def _relative(vs: ValidatedSpec, image: object) -> str:
+    path = getattr(image, "path", None)
+    if path is None:
+        return str(getattr(image, "url", ""))
+    try:
+        return path.relative_to(vs.base_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _training(
+    vs: ValidatedSpec, tags: tuple[DesiredTag, ...], images: tuple[DesiredImage, ...], kind: str
+) -> DesiredTraining | None:
+    t = vs.spec.training
+    if t is None:
+        return None
+    payload = {
+        "classification": kind,
+        "domain": vs.spec.project.domain,
+        "tags": sorted((tag.name, tag.type) for tag in tags),
+        "images": [(i.hash_key, i.tags) for i in images],
+        "training": [t.type, t.budget_hours],
+    }
+    return DesiredTraining(
+        iteration_name=iteration_name(fingerprint(payload)),
+        training_type=_TRAINING_TYPE[t.type],
+        budget_hours=t.budget_hours,
+        notification_email=t.notification_email,
+        force=t.force,
+    )
+
+
+def _publish(vs: ValidatedSpec, default_resource_id: str | None) -> DesiredPublish | None:
+    p = vs.spec.publish
+    if p is None:
+        return None
+    g = vs.spec.gates
+    gates = Gates(g.threshold, g.min_precision, g.min_recall, g.min_ap)
+    return DesiredPublish(p.name, p.prediction_resource or default_resource_id, p.keep, gates)
