@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cvspec.identity import fingerprint, hash_key, iteration_name
 from cvspec.ops import Gates
-from cvspec.spec import ValidatedSpec
+
+if TYPE_CHECKING:
+    from cvspec.spec import ValidatedSpec
 
 _CLASSIFICATION = {"multiclass": "Multiclass", "multilabel": "Multilabel"}
 _TAG_TYPE = {"regular": "Regular", "negative": "Negative"}

@@ -3,7 +3,8 @@
 Images: the service has no content-hash field and its metadata can only be set per batch
 (the same map for every image of an upload or UpdateImageMetadata call). cvspec therefore
 writes, after each upload batch, one manifest into the metadata of all the batch's images:
-entries `<image id prefix><sha256 prefix>` packed into up to 8 values of 256 characters.
+records of (image id, first 8 bytes of the sha256), base64-packed into up to 8 values of 256
+characters (the service's limits: 10 pairs per image, values up to 256 characters).
 Each image finds its own entry by its id, so identity costs one extra call per 64 images
 and survives deletion of its batch siblings.
 
@@ -12,18 +13,20 @@ Iterations: the name carries a fingerprint of the dataset and training settings.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 
 MARKER_KEY = "cvspec"
 MARKER_VALUE = "1"
 _CHUNK_KEY = "cvspec.m{}"
-_ID_CHARS = 12
-HASH_CHARS = 16
-_ENTRY = _ID_CHARS + HASH_CHARS
-_VALUE_LIMIT = 256
-_MAX_CHUNKS = 8
+HASH_CHARS = 16  # hex characters of the sha256 kept as identity (64 bits)
+_RECORD = 16 + HASH_CHARS // 2  # bytes: the image id, then the hash prefix
+_PER_CHUNK = 8  # records per metadata value: 8 x 24 bytes = 256 base64 characters
+_MAX_CHUNKS = 8  # 64 images, the upload batch size
 ITERATION_PREFIX = "cvspec-"
 
 
@@ -34,13 +37,13 @@ def hash_key(sha256: str) -> str:
 
 def encode_manifest(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Metadata for a batch of (image id, sha256) pairs: the marker plus the packed manifest."""
-    entries = "".join(_compact_id(image_id) + hash_key(sha) for image_id, sha in sorted(pairs))
-    per_chunk = (_VALUE_LIMIT // _ENTRY) * _ENTRY
-    chunks = [entries[i : i + per_chunk] for i in range(0, len(entries), per_chunk)]
+    records = [uuid.UUID(i).bytes + bytes.fromhex(hash_key(h)) for i, h in sorted(pairs)]
+    chunks = [records[i : i + _PER_CHUNK] for i in range(0, len(records), _PER_CHUNK)]
     if len(chunks) > _MAX_CHUNKS:
-        raise ValueError(f"a manifest holds at most {_MAX_CHUNKS * per_chunk // _ENTRY} images")
+        raise ValueError(f"a manifest holds at most {_MAX_CHUNKS * _PER_CHUNK} images")
     metadata = {MARKER_KEY: MARKER_VALUE}
-    metadata.update({_CHUNK_KEY.format(i): chunk for i, chunk in enumerate(chunks)})
+    for n, chunk in enumerate(chunks):
+        metadata[_CHUNK_KEY.format(n)] = base64.urlsafe_b64encode(b"".join(chunk)).decode()
     return metadata
 
 
@@ -48,17 +51,20 @@ def decode_identity(image_id: str, metadata: Mapping[str, str] | None) -> str | 
     """The hash key recorded for this image, or None when cvspec does not manage it."""
     if not metadata or metadata.get(MARKER_KEY) != MARKER_VALUE:
         return None
-    wanted = _compact_id(image_id)
-    for i in range(_MAX_CHUNKS):
-        chunk = metadata.get(_CHUNK_KEY.format(i), "")
-        for start in range(0, len(chunk) - _ENTRY + 1, _ENTRY):
-            if chunk[start : start + _ID_CHARS] == wanted:
-                return chunk[start + _ID_CHARS : start + _ENTRY]
+    wanted = uuid.UUID(image_id).bytes
+    for n in range(_MAX_CHUNKS):
+        for record in _records(metadata.get(_CHUNK_KEY.format(n), "")):
+            if record[:16] == wanted:
+                return record[16:].hex()
     return None
 
 
-def _compact_id(image_id: str) -> str:
-    return image_id.replace("-", "").lower()[:_ID_CHARS]
+def _records(value: str) -> list[bytes]:
+    try:
+        raw = base64.urlsafe_b64decode(value)
+    except (ValueError, binascii.Error):
+        return []
+    return [raw[i : i + _RECORD] for i in range(0, len(raw) - _RECORD + 1, _RECORD)]
 
 
 def fingerprint(payload: object) -> str:
