@@ -14,7 +14,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-FEATURE_VERSION = "cvspec-features-1"
+FEATURE_VERSION = "cvspec-features-2"
 
 SIZE = 128  # images are decoded (with JPEG draft mode) and resized to SIZE x SIZE
 _HUE_BINS = 12
@@ -25,17 +25,19 @@ _ORIENT_BINS = 9
 _EPS = 1e-6
 
 
-def load_rgb(data: bytes, size: int = SIZE) -> np.ndarray:
-    """Decode image bytes into a (size, size, 3) float32 RGB array with values in [0, 1]."""
-    with Image.open(io.BytesIO(data)) as im:
-        im.draft("RGB", (size, size))
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
-        im = ImageOps.exif_transpose(im)
+def load_image(data: bytes, size: int = SIZE) -> Image.Image:
+    """Decode image bytes (first frame, EXIF-oriented) into a size x size RGB Pillow image."""
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.draft("RGB", (size, size))  # JPEG: decode at a reduced scale (much faster)
+        im: Image.Image = ImageOps.exif_transpose(opened)
         if im.mode != "RGB":
             im = _to_rgb(im)
-        im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return np.asarray(im, dtype=np.float32) / 255.0
+        return im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def load_rgb(data: bytes, size: int = SIZE) -> np.ndarray:
+    """Decode image bytes into a (size, size, 3) float32 RGB array with values in [0, 1]."""
+    return np.asarray(load_image(data, size), dtype=np.float32) / 255.0
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -48,17 +50,13 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
-    """Vectorised RGB -> HSV; all channels in [0, 1]."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    maxc = rgb.max(axis=-1)
-    minc = rgb.min(axis=-1)
-    delta = maxc - minc
-    s = np.where(maxc > _EPS, delta / np.maximum(maxc, _EPS), 0.0)
-    d = np.maximum(delta, _EPS)
-    rc, gc, bc = (maxc - r) / d, (maxc - g) / d, (maxc - b) / d
-    h = np.where(maxc == r, bc - gc, np.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
-    h = np.where(delta > _EPS, (h / 6.0) % 1.0, 0.0)
-    return np.stack([h, s, maxc], axis=-1).astype(np.float32)
+    """RGB float array in [0, 1] -> HSV float array in [0, 1] (Pillow's conversion)."""
+    im = Image.fromarray(np.round(rgb * 255.0).astype(np.uint8), "RGB")
+    return _hsv_of(im)
+
+
+def _hsv_of(im: Image.Image) -> np.ndarray:
+    return np.asarray(im.convert("HSV"), dtype=np.float32) / 255.0
 
 
 def _normalised(hist: np.ndarray) -> np.ndarray:
@@ -80,21 +78,19 @@ def colour_histograms(hsv: np.ndarray) -> np.ndarray:
 
 
 def _grid_means(channels: np.ndarray, grid: int) -> np.ndarray:
-    """Mean of each channel over a grid x grid layout of cells."""
+    """Mean of each channel over a grid x grid layout of cells (channels last)."""
     hgt, wid, ch = channels.shape
-    cells = channels[: hgt - hgt % grid, : wid - wid % grid].reshape(
-        grid, hgt // grid, grid, wid // grid, ch
-    )
-    return cells.mean(axis=(1, 3)).ravel()
+    ch_, cw = hgt // grid, wid // grid
+    cells = channels[: ch_ * grid, : cw * grid].reshape(grid, ch_, grid, cw, ch)
+    return (cells.sum(axis=1).sum(axis=2) / (ch_ * cw)).ravel()
 
 
 def colour_layout(rgb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
     """Coarse spatial colour layout (4x4 grid of RGB and saturation means) and colour moments."""
-    layout = _grid_means(np.concatenate([rgb, hsv[..., 1:2]], axis=-1), 4)
-    flat = np.concatenate([rgb, hsv[..., 1:]], axis=-1).reshape(-1, 5)
-    mean = flat.mean(axis=0)
-    std = flat.std(axis=0)
-    return np.concatenate([layout, mean, std]).astype(np.float32)
+    pixels = np.concatenate([rgb, hsv[..., 1:]], axis=-1)  # R, G, B, S, V
+    layout = _grid_means(pixels[..., :4], 4)
+    flat = np.ascontiguousarray(pixels.reshape(-1, 5).T)
+    return np.concatenate([layout, flat.mean(axis=1), flat.std(axis=1)]).astype(np.float32)
 
 
 def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,8 +111,8 @@ def _cell_histograms(mag: np.ndarray, bins: np.ndarray, n_bins: int, grid: int) 
     cols = np.minimum(np.arange(wid) * grid // wid, grid - 1)
     cell = rows[:, None] * grid + cols[None, :]
     idx = (cell * n_bins + bins).ravel()
-    hist = np.bincount(idx, weights=mag.ravel(), minlength=grid * grid * n_bins)
-    hist = hist.reshape(grid * grid, n_bins)
+    counts = np.bincount(idx, weights=mag.ravel(), minlength=grid * grid * n_bins)
+    hist: np.ndarray = counts.astype(np.float64).reshape(grid * grid, n_bins)
     hist /= np.sqrt((hist**2).sum(axis=1, keepdims=True)) + _EPS
     hist = np.minimum(hist, 0.2)
     hist /= np.sqrt((hist**2).sum(axis=1, keepdims=True)) + _EPS
@@ -180,9 +176,7 @@ def texture_features(grey: np.ndarray) -> np.ndarray:
     return np.concatenate([lbp_histogram(grey), lbp_histogram(half)])
 
 
-def features_from_rgb(rgb: np.ndarray) -> np.ndarray:
-    """Feature vector of an RGB float array (H, W, 3) in [0, 1]."""
-    hsv = rgb_to_hsv(rgb)
+def _features(rgb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
     grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     parts = [
         colour_histograms(hsv),
@@ -193,6 +187,12 @@ def features_from_rgb(rgb: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
+def features_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Feature vector of an RGB float array (H, W, 3) in [0, 1]."""
+    return _features(rgb, rgb_to_hsv(rgb))
+
+
 def extract_features(data: bytes) -> np.ndarray:
     """Float32 feature vector of the image encoded in ``data`` (raises on undecodable bytes)."""
-    return features_from_rgb(load_rgb(data))
+    im = load_image(data)
+    return _features(np.asarray(im, dtype=np.float32) / 255.0, _hsv_of(im))

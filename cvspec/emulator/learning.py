@@ -128,7 +128,9 @@ def _logistic(z: np.ndarray, y: np.ndarray, seed: int) -> LogisticRegression:
     return clf
 
 
-def _fit_multiclass(z: np.ndarray, y: np.ndarray, n_tags: int, seed: int) -> tuple[np.ndarray, ...]:
+def _fit_multiclass(
+    z: np.ndarray, y: np.ndarray, n_tags: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Softmax weights over all tags; tags absent from ``y`` get a very low constant logit."""
     weights = np.zeros((n_tags, z.shape[1]))
     bias = np.full(n_tags, _ABSENT_LOGIT)
@@ -146,7 +148,7 @@ def _fit_multiclass(z: np.ndarray, y: np.ndarray, n_tags: int, seed: int) -> tup
     return weights, bias
 
 
-def _fit_multilabel(z: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
+def _fit_multilabel(z: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """One independent logistic regression per tag column of the 0/1 matrix ``y``."""
     n_tags = y.shape[1]
     weights = np.zeros((n_tags, z.shape[1]))
@@ -162,7 +164,9 @@ def _fit_multilabel(z: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray
     return weights, bias
 
 
-def _fit(x: np.ndarray, y: np.ndarray, tags: tuple[str, ...], multilabel: bool, seed: int):
+def _fit(
+    x: np.ndarray, y: np.ndarray, tags: tuple[str, ...], multilabel: bool, seed: int
+) -> _LinearModel:
     mean, scale = _standardiser(x)
     z = (x - mean) / scale
     if multilabel:
