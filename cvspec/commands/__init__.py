@@ -1,0 +1,1 @@
+"""One module per group of CLI commands; cvspec.cli mounts them on the main group."""

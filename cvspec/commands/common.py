@@ -1,0 +1,44 @@
+"""What every command shares: the SPEC argument, the state directory, connecting, planning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from cvspec.plan import Plan
+    from cvspec.service import Service
+    from cvspec.spec import ValidatedSpec
+
+SPEC = click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+
+
+def state_dir(spec_path: Path) -> Path:
+    """Where cvspec keeps local state for a spec: the emulator's data and the hash cache."""
+    return spec_path.resolve().parent / ".cvspec"
+
+
+@contextmanager
+def session(spec_path: Path) -> Iterator[tuple[ValidatedSpec, Service]]:
+    """Validate the spec offline, then connect; yields (validated spec, service)."""
+    from cvspec.service import connect
+    from cvspec.spec import load_and_validate
+
+    validated = load_and_validate(spec_path)
+    with connect(state_dir(spec_path)) as service:
+        yield validated, service
+
+
+def make_plan(validated: ValidatedSpec, service: Service) -> Plan:
+    """Read the live state and diff the spec against it."""
+    from cvspec.desired import desired_state
+    from cvspec.diff import diff
+    from cvspec.live import read_live
+
+    desired = desired_state(validated, service.prediction_resource_id)
+    result = diff(desired, read_live(service, desired.project_name))
+    return result

@@ -1,0 +1,28 @@
+"""`cvspec validate` and `cvspec schema`: offline checks of the spec."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cvspec.commands.common import SPEC
+
+
+@click.command()
+@SPEC
+def validate(spec: Path) -> None:
+    """Check the spec offline: schema, files, images and service limits."""
+    from cvspec.spec import load_and_validate
+
+    validated = load_and_validate(spec)
+    click.echo(f"{spec}: valid ({len(validated.images)} images, {len(validated.spec.tags)} tags)")
+
+
+@click.command()
+def schema() -> None:
+    """Print the spec's JSON Schema (for editors and CI)."""
+    from cvspec.spec.model import Spec
+
+    click.echo(json.dumps(Spec.model_json_schema(), indent=2))
