@@ -1,52 +1,145 @@
-"""Resolve a spec's image sources to files, their content hashes and their tags."""
+"""Resolve a spec's image sources to images: content hash, file or URL, and tags.
+
+The same content reached twice merges its tags (multilabel), or is an error naming both
+files when a multiclass spec gives them different tags.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cvspec.errors import SpecError
+from cvspec.spec.hashcache import FileFacts, FileKey, HashCache, hash_files
+from cvspec.spec.imagecheck import image_problems
 from cvspec.spec.model import Spec
+from cvspec.spec.problems import Locator, display_path, file_problem
+from cvspec.spec.sources import Candidate, expand_sources
 
 
 @dataclass(frozen=True)
 class ResolvedImage:
-    """One image the spec wants in the project, identified by the sha256 of its bytes."""
+    """One image the spec wants in the project, identified by the sha256 of its bytes.
+
+    For a URL source the bytes are not fetched offline: `sha256` is then the hash of the
+    URL's text, `path` is None and `url` is set.
+    """
 
     sha256: str
-    path: Path
+    path: Path | None
     tags: tuple[str, ...]
+    """Sorted tag names."""
+    url: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The file path or URL, for messages."""
+        return display_path(self.path) if self.path is not None else str(self.url)
+
+
+@dataclass
+class Resolution:
+    """The resolved images, the sources each tag came from, and the problems found."""
+
+    images: tuple[ResolvedImage, ...] = ()
+    tag_sources: dict[str, list[int]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
 
 def resolve_images(spec: Spec, base_dir: Path) -> list[ResolvedImage]:
-    """Expand every image source; merge tags of identical content; sorted by hash."""
-    found: dict[str, ResolvedImage] = {}
-    for source in spec.images:
-        for path, tags in _expand(source.path, tuple(source.tags), base_dir):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            found[digest] = _merge(found.get(digest), ResolvedImage(digest, path, tags))
-    return sorted(found.values(), key=lambda image: image.sha256)
+    """Expand every image source, hash and check the files; sorted by hash.
+
+    Raises:
+        SpecError: a source or an image has problems (spec-wide checks are not run).
+    """
+    resolution = resolve_sources(spec, base_dir, Locator(base_dir / "spec"))
+    if resolution.problems:
+        raise SpecError(resolution.problems)
+    return list(resolution.images)
 
 
-def _merge(old: ResolvedImage | None, new: ResolvedImage) -> ResolvedImage:
-    if old is None:
-        return new
-    return ResolvedImage(old.sha256, old.path, tuple(sorted(set(old.tags) | set(new.tags))))
+def resolve_sources(
+    spec: Spec, base_dir: Path, locator: Locator, *, use_cache: bool = True
+) -> Resolution:
+    """Expand, hash (through the cache), check and merge the images of every source."""
+    expansion = expand_sources(spec, base_dir, locator)
+    cache = HashCache.for_spec_dir(base_dir) if use_cache else HashCache(None)
+    keys = {c.file.path: c.file for c in expansion.candidates if c.file is not None}
+    facts = hash_files(keys.values(), cache)
+    cache.save()
+    problems = expansion.problems + _file_problems(keys, facts)
+    merger = _Merger(multiclass=spec.project.classification == "multiclass")
+    for candidate in expansion.candidates:
+        merger.add(candidate, facts)
+    return Resolution(merger.images(), merger.tag_sources, problems + merger.problems)
 
 
-def _expand(pattern: str, tags: tuple[str, ...], base_dir: Path) -> list[tuple[Path, tuple[str, ...]]]:
-    if "{tag}" not in pattern:
-        return [(p, tuple(sorted(tags))) for p in sorted(base_dir.glob(pattern)) if p.is_file()]
-    glob = pattern.replace("{tag}", "*")
-    regex = re.compile(re.escape(pattern).replace(re.escape("{tag}"), "(?P<tag>[^/]+)")
-                       .replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]"))
-    out = []
-    for path in sorted(base_dir.glob(glob)):
-        match = regex.fullmatch(path.relative_to(base_dir).as_posix())
-        if path.is_file() and match:
-            out.append((path, tuple(sorted({match["tag"], *tags}))))
-    if not out:
-        raise SpecError([f"images: {pattern}: matches no files"])
-    return out
+def _file_problems(keys: dict[str, FileKey], facts: dict[str, FileFacts]) -> list[str]:
+    problems = []
+    for path in sorted(keys, key=display_path):
+        found = image_problems(facts[path].image, keys[path].size)
+        problems += [file_problem(path, message) for message in found]
+    return problems
+
+
+@dataclass
+class _Entry:
+    source: str
+    path: Path | None
+    url: str | None
+    tags: frozenset[str]
+
+
+class _Merger:
+    """Groups candidates by content; merges tags or reports multiclass conflicts."""
+
+    def __init__(self, *, multiclass: bool) -> None:
+        self.multiclass = multiclass
+        self.entries: dict[str, _Entry] = {}
+        self.tag_sources: dict[str, list[int]] = {}
+        self.problems: list[str] = []
+
+    def add(self, candidate: Candidate, facts: dict[str, FileFacts]) -> None:
+        for tag in candidate.tags:
+            sources = self.tag_sources.setdefault(tag, [])
+            if candidate.source not in sources:
+                sources.append(candidate.source)
+        digest, entry = _entry(candidate, facts)
+        old = self.entries.get(digest)
+        if old is None:
+            self.entries[digest] = entry
+        elif self.multiclass and old.tags != entry.tags:
+            self.problems.append(_conflict(old, entry))
+        else:
+            old.tags = old.tags | entry.tags
+
+    def images(self) -> tuple[ResolvedImage, ...]:
+        return tuple(
+            ResolvedImage(digest, entry.path, tuple(sorted(entry.tags)), entry.url)
+            for digest, entry in sorted(self.entries.items())
+        )
+
+
+def _entry(candidate: Candidate, facts: dict[str, FileFacts]) -> tuple[str, _Entry]:
+    tags = frozenset(candidate.tags)
+    if candidate.file is None:
+        url = str(candidate.url)
+        return hashlib.sha256(url.encode()).hexdigest(), _Entry(url, None, url, tags)
+    path = candidate.file.path
+    return facts[path].sha256, _Entry(display_path(path), Path(path), None, tags)
+
+
+def _conflict(old: _Entry, new: _Entry) -> str:
+    def shown(tags: frozenset[str]) -> str:
+        return ", ".join(repr(t) for t in sorted(tags)) or "no tag"
+
+    if old.source == new.source:
+        return (
+            f"{new.source}: listed twice, tagged {shown(old.tags)} and {shown(new.tags)}; "
+            "a multiclass image has exactly one tag"
+        )
+    return (
+        f"{new.source}: same image as {old.source}, tagged {shown(new.tags)} here and "
+        f"{shown(old.tags)} there; a multiclass image has exactly one tag"
+    )

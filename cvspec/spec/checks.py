@@ -1,0 +1,153 @@
+"""Checks that relate parts of the spec to each other and to its images (service rules §3-§5)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from cvspec.spec.images import Resolution, ResolvedImage
+from cvspec.spec.model import Spec
+from cvspec.spec.problems import Locator
+from cvspec.spec.yamldoc import Loc
+
+MIN_IMAGES_PER_TAG = 5
+MIN_TAGS_TO_TRAIN = 2
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    """Per-project limits of a pricing tier."""
+
+    tags: int
+    images: int
+
+
+TIER_LIMITS = {"S0": TierLimits(tags=500, images=100_000), "F0": TierLimits(tags=50, images=5_000)}
+
+Problem = tuple[Loc, str]
+
+
+def check_spec(spec: Spec) -> list[Problem]:
+    """Checks of the spec file alone (no image read)."""
+    return (
+        _duplicate_tags(spec)
+        + _negative_tags(spec)
+        + _source_tags(spec)
+        + _gates(spec)
+        + _tag_limit(spec)
+    )
+
+
+def check_images(spec: Spec, resolution: Resolution, locator: Locator) -> list[str]:
+    """Checks of the resolved images against the spec; one formatted line per problem."""
+    spec_problems = _undeclared_tags(spec, resolution) + _image_limit(spec, resolution)
+    if spec.training is not None:
+        spec_problems += _training_data(spec, resolution.images)
+    lines = [locator.problem(loc, message) for loc, message in spec_problems]
+    return lines + _per_image(spec, resolution.images)
+
+
+def _duplicate_tags(spec: Spec) -> list[Problem]:
+    first: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, tag in enumerate(spec.tags):
+        other = first.setdefault(tag.name.casefold(), index)
+        if other != index:
+            message = (
+                f"duplicate tag name {tag.name!r} (same as tags[{other}].name "
+                f"{spec.tags[other].name!r}; tag names compare case-insensitively)"
+            )
+            problems.append((("tags", index, "name"), message))
+    return problems
+
+
+def _negative_tags(spec: Spec) -> list[Problem]:
+    negatives = [i for i, tag in enumerate(spec.tags) if tag.type == "negative"]
+    first = negatives[0] if negatives else 0
+    message = f"a project has at most one negative tag; tags[{first}] is negative already"
+    return [(("tags", i, "type"), message) for i in negatives[1:]]
+
+
+def _source_tags(spec: Spec) -> list[Problem]:
+    declared = {tag.name for tag in spec.tags}
+    return [
+        (("images", i, "tags", j), f"tag {name!r} is not in tags")
+        for i, source in enumerate(spec.images)
+        for j, name in enumerate(source.tags)
+        if name not in declared
+    ]
+
+
+def _gates(spec: Spec) -> list[Problem]:
+    declared = {tag.name for tag in spec.tags}
+    problems: list[Problem] = [
+        (("gates", "per_tag", name), f"tag {name!r} is not in tags")
+        for name in spec.gates.per_tag
+        if name not in declared
+    ]
+    if spec.gates.no_regression and spec.publish is None:
+        message = "needs publish: it compares with the published iteration"
+        problems.append((("gates", "no_regression"), message))
+    return problems
+
+
+def _tag_limit(spec: Spec) -> list[Problem]:
+    limit = TIER_LIMITS[spec.tier].tags
+    if len(spec.tags) <= limit:
+        return []
+    return [(("tags",), f"{len(spec.tags)} tags is over the {spec.tier} tier's limit of {limit}")]
+
+
+def _image_limit(spec: Spec, resolution: Resolution) -> list[Problem]:
+    limit, count = TIER_LIMITS[spec.tier].images, len(resolution.images)
+    if count <= limit:
+        return []
+    return [(("images",), f"{count:,} images is over the {spec.tier} tier's limit of {limit:,}")]
+
+
+def _undeclared_tags(spec: Spec, resolution: Resolution) -> list[Problem]:
+    declared = {tag.name for tag in spec.tags}
+    problems: list[Problem] = []
+    for name, sources in sorted(resolution.tag_sources.items()):
+        if name in declared:
+            continue
+        for index in sources:
+            source = spec.images[index]
+            if name not in source.tags:  # explicit tags were reported by check_spec
+                problems.append(((("images", index, source.kind)), f"tag {name!r} is not in tags"))
+    return problems
+
+
+def _training_data(spec: Spec, images: tuple[ResolvedImage, ...]) -> list[Problem]:
+    counts = Counter(tag for image in images for tag in image.tags)
+    problems: list[Problem] = []
+    for index, tag in enumerate(spec.tags):
+        count = counts.get(tag.name, 0)
+        if count < MIN_IMAGES_PER_TAG and (count or tag.type == "regular"):
+            message = f"tag {tag.name!r} has {count} images; training needs at least 5 per tag"
+            problems.append((("tags", index, "name"), message))
+    used = [tag.name for tag in spec.tags if counts.get(tag.name)]
+    if len(used) < MIN_TAGS_TO_TRAIN:
+        message = f"training needs at least 2 tags with images, found {len(used)}"
+        problems.append((("training",), message))
+    return problems
+
+
+def _per_image(spec: Spec, images: tuple[ResolvedImage, ...]) -> list[str]:
+    negative = {tag.name for tag in spec.tags if tag.type == "negative"}
+    multiclass = spec.project.classification == "multiclass"
+    problems = []
+    for image in sorted(images, key=lambda i: i.source):
+        if negative & set(image.tags) and len(image.tags) > 1:
+            shown = ", ".join(repr(t) for t in image.tags)
+            problems.append(f"{image.source}: a negative tag stands alone, but it has {shown}")
+        elif multiclass and len(image.tags) != 1:
+            problems.append(f"{image.source}: {_multiclass_message(image.tags)}")
+    return problems
+
+
+def _multiclass_message(tags: tuple[str, ...]) -> str:
+    if not tags:
+        return "has no tag; a multiclass image has exactly one"
+    shown = ", ".join(repr(t) for t in tags)
+    return f"has {len(tags)} tags ({shown}); a multiclass image has exactly one"

@@ -1,0 +1,80 @@
+"""Cheap image checks: format and size from the header, truncation from the last bytes.
+
+Nothing is decoded: Pillow reads only the header, and a truncated file is recognised by a
+missing end marker. The service's limits are in service-behavior.md §3.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
+MAX_FILE_BYTES = 6 * 1024 * 1024
+"""The service's 6 MB limit on a training image, read as 6 MiB."""
+MAX_SIDE = 10_240
+MAX_ASPECT = 25.0
+_TAIL = 4096
+
+NOT_AN_IMAGE = "not an image (the service accepts JPEG, PNG, BMP and GIF)"
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What a file's bytes say about it; `defect` is empty for a usable image."""
+
+    format: str
+    width: int
+    height: int
+    defect: str
+
+
+def inspect_image(data: bytes, *, complete: bool = True) -> ImageFacts:
+    """Read format and size from the header; check the end when `data` is the whole file."""
+    if not data:
+        return ImageFacts("", 0, 0, "")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, (width, height) = image.format or "", image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return ImageFacts("", 0, 0, NOT_AN_IMAGE)
+    if fmt not in ACCEPTED_FORMATS:
+        defect = f"unsupported image format {fmt} (the service accepts JPEG, PNG, BMP and GIF)"
+        return ImageFacts(fmt, width, height, defect)
+    defect = _truncation(fmt, data) if complete else ""
+    return ImageFacts(fmt, width, height, defect)
+
+
+def _truncation(fmt: str, data: bytes) -> str:
+    tail = data[-_TAIL:]
+    if fmt == "JPEG" and b"\xff\xd9" not in tail:
+        return "truncated JPEG (no end-of-image marker)"
+    if fmt == "PNG" and b"IEND" not in tail:
+        return "truncated PNG (no IEND chunk)"
+    if fmt == "GIF" and not data.rstrip(b"\x00").endswith(b";"):
+        return "truncated GIF (no trailer)"
+    if fmt == "BMP" and len(data) < struct.unpack_from("<I", data, 2)[0]:
+        return "truncated BMP (shorter than its header says)"
+    return ""
+
+
+def image_problems(facts: ImageFacts, size: int) -> list[str]:
+    """Every reason the service would refuse this file as a training image."""
+    if size == 0:
+        return ["empty file (0 bytes)"]
+    problems = [facts.defect] if facts.defect else []
+    if size > MAX_FILE_BYTES:
+        problems.append(f"{size:,} bytes is over the 6 MB limit ({MAX_FILE_BYTES:,} bytes)")
+    if facts.format and max(facts.width, facts.height) > MAX_SIDE:
+        problems.append(f"{facts.width}x{facts.height} pixels: a side is over {MAX_SIDE:,}")
+    if facts.format and _aspect(facts) > MAX_ASPECT:
+        problems.append(f"{facts.width}x{facts.height} pixels: aspect ratio is over 25:1")
+    return problems
+
+
+def _aspect(facts: ImageFacts) -> float:
+    short = min(facts.width, facts.height)
+    return max(facts.width, facts.height) / short if short else float("inf")

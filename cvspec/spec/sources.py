@@ -1,0 +1,212 @@
+"""Expand the spec's image sources into files (or URLs) and their tags, without reading images.
+
+Paths resolve relative to the spec's directory; a path that leaves it, through `..` or a
+symlink, is refused unless the spec says `allow_outside: true`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cvspec.spec.hashcache import FileKey
+from cvspec.spec.manifests import ManifestRow, read_manifest
+from cvspec.spec.model import ImageSourceSpec, Spec
+from cvspec.spec.problems import Locator, display_path, file_problem
+from cvspec.spec.yamldoc import Loc
+
+_OUTSIDE_HINT = "set allow_outside: true to allow it"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One file or URL a source lists, with the tags that source gives it."""
+
+    source: int
+    """Index of the source in `images`."""
+    tags: tuple[str, ...]
+    file: FileKey | None = None
+    url: str | None = None
+
+
+@dataclass
+class Expansion:
+    """Everything the sources list, and what is wrong with them."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class _Context:
+    """The spec directory, with the realpath of each directory looked up once."""
+
+    def __init__(self, spec: Spec, base_dir: Path, locator: Locator) -> None:
+        self.base = os.path.abspath(base_dir)
+        self.real_base = os.path.realpath(self.base)
+        self.allow_outside = spec.allow_outside
+        self.locator = locator
+        self.global_exclude = [_glob_regex(p) for p in spec.exclude]
+        self.out = Expansion()
+        self._real_dirs: dict[str, str] = {}
+
+    def real_path(self, path: str, is_link: bool) -> str:
+        if is_link:
+            return os.path.realpath(path)
+        directory, name = os.path.split(path)
+        real = self._real_dirs.get(directory)
+        if real is None:
+            real = self._real_dirs[directory] = os.path.realpath(directory)
+        return os.path.join(real, name)
+
+    def inside(self, real: str) -> bool:
+        return self.allow_outside or real.startswith(self.real_base + os.sep)
+
+    def spec_problem(self, loc: Loc, message: str) -> None:
+        self.out.problems.append(self.locator.problem(loc, message))
+
+
+def expand_sources(spec: Spec, base_dir: Path, locator: Locator) -> Expansion:
+    """Every candidate file and URL of every source, and the problems found on the way."""
+    context = _Context(spec, base_dir, locator)
+    for index, source in enumerate(spec.images):
+        if source.path is not None:
+            _expand_glob(context, index, source, source.path)
+        elif source.manifest is not None:
+            _expand_manifest(context, index, source, source.manifest)
+        else:
+            tags = tuple(source.tags)
+            context.out.candidates += [Candidate(index, tags, url=u) for u in source.urls or []]
+    return context.out
+
+
+def _expand_glob(context: _Context, index: int, source: ImageSourceSpec, pattern: str) -> None:
+    loc: Loc = ("images", index, "path")
+    if not context.allow_outside and _leaves(pattern):
+        context.spec_problem(loc, f"{pattern!r} leaves the spec's directory; {_OUTSIDE_HINT}")
+        return
+    regex = _glob_regex(pattern)
+    exclude = context.global_exclude + [_glob_regex(p) for p in source.exclude]
+    found = 0
+    root = "" if os.path.isabs(pattern) else context.base
+    for path in sorted(glob.glob(_glob_of(root, pattern), recursive=True)):
+        relative = path[len(root) + 1 :] if root else path
+        match = regex.fullmatch(relative)
+        if match is None or _excluded(relative, exclude):
+            continue
+        key = _file_key(context, path)
+        if key is not None:
+            tags = {*source.tags, *match.groupdict().values()} - {None}
+            context.out.candidates.append(Candidate(index, tuple(sorted(tags)), file=key))
+            found += 1
+    if not found:
+        context.spec_problem(loc, f"{pattern!r} matches no files")
+
+
+def _expand_manifest(context: _Context, index: int, source: ImageSourceSpec, name: str) -> None:
+    loc: Loc = ("images", index, "manifest")
+    path = os.path.normpath(os.path.join(context.base, name))
+    if not context.inside(context.real_path(path, os.path.islink(path))):
+        context.spec_problem(loc, f"{name!r} leaves the spec's directory; {_OUTSIDE_HINT}")
+        return
+    try:
+        rows, problems = read_manifest(path)
+    except OSError as exc:
+        context.spec_problem(loc, f"cannot read manifest {name!r}: {exc.strerror}")
+        return
+    context.out.problems.extend(problems)
+    exclude = context.global_exclude + [_glob_regex(p) for p in source.exclude]
+    for row in rows:
+        _add_manifest_row(context, index, source, path, row, exclude)
+    if not rows and not problems:
+        context.spec_problem(loc, f"manifest {name!r} lists no images")
+
+
+def _add_manifest_row(
+    context: _Context,
+    index: int,
+    source: ImageSourceSpec,
+    manifest: str,
+    row: ManifestRow,
+    exclude: list[re.Pattern[str]],
+) -> None:
+    path = os.path.normpath(os.path.join(os.path.dirname(manifest), row.path))
+    relative = os.path.relpath(path, context.base)
+    if _excluded(relative, exclude):
+        return
+    key = _file_key(context, path, manifest=(manifest, row))
+    if key is not None:
+        tags = tuple(sorted({*source.tags, *row.tags}))
+        context.out.candidates.append(Candidate(index, tags, file=key))
+
+
+def _file_key(
+    context: _Context, path: str, manifest: tuple[str, ManifestRow] | None = None
+) -> FileKey | None:
+    """Stat the file; None (with a problem when it matters) if it is not a usable file."""
+
+    def problem(message: str) -> None:
+        if manifest is None:
+            context.out.problems.append(file_problem(path, message))
+        else:
+            where, row = manifest
+            context.out.problems.append(file_problem(where, f"{row.path}: {message}", row.line))
+
+    try:
+        info = os.lstat(path)
+        is_link = stat.S_ISLNK(info.st_mode)
+        if is_link:
+            info = os.stat(path)
+    except OSError:
+        problem("file not found" if not os.path.islink(path) else "broken symlink")
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        if manifest is not None:
+            problem("not a file")
+        return None
+    real = context.real_path(path, is_link)
+    if not context.inside(real):
+        problem(f"leads outside the spec's directory (to {display_path(real)}); {_OUTSIDE_HINT}")
+        return None
+    return FileKey(path, info.st_size, info.st_mtime_ns)
+
+
+def _leaves(pattern: str) -> bool:
+    normal = os.path.normpath(pattern)
+    return os.path.isabs(pattern) or normal == ".." or normal.startswith(".." + os.sep)
+
+
+def _glob_of(root: str, pattern: str) -> str:
+    return os.path.join(glob.escape(root), pattern.replace("{tag}", "*"))
+
+
+def _excluded(relative: str, exclude: list[re.Pattern[str]]) -> bool:
+    return any(regex.fullmatch(relative) for regex in exclude)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a glob: `**` spans directories, `*` and `?` do not, `{tag}` is captured."""
+    out, i = [], 0
+    while i < len(pattern):
+        token, i = _glob_token(pattern, i)
+        out.append(token)
+    return re.compile("".join(out))
+
+
+def _glob_token(pattern: str, i: int) -> tuple[str, int]:
+    rest = pattern[i:]
+    for literal, regex in (("**/", "(?:[^/]+/)*"), ("**", ".*"), ("{tag}", "(?P<tag>[^/]+)")):
+        if rest.startswith(literal):
+            return regex, i + len(literal)
+    if rest[0] == "*":
+        return "[^/]*", i + 1
+    if rest[0] == "?":
+        return "[^/]", i + 1
+    end = pattern.find("]", i + 2)
+    if rest[0] == "[" and end != -1:
+        body = pattern[i + 1 : end]
+        return "[" + ("^" + body[1:] if body.startswith("!") else body) + "]", end + 1
+    return re.escape(rest[0]), i + 1

@@ -1,0 +1,115 @@
+"""Parse YAML into plain data and remember where each key and value was written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Loc = tuple[str | int, ...]
+"""Path of a value in the document: mapping keys and sequence indexes."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based line and column in the spec file."""
+
+    line: int
+    column: int
+
+
+@dataclass
+class Document:
+    """Parsed YAML: the data, plus the position of every value and mapping key."""
+
+    data: Any
+    values: dict[Loc, Position] = field(default_factory=dict)
+    keys: dict[Loc, Position] = field(default_factory=dict)
+    duplicate_keys: list[Loc] = field(default_factory=list)
+
+    def position(self, loc: Loc, *, of_key: bool = False) -> Position:
+        """Where `loc` was written; the nearest written ancestor if it was not."""
+        if of_key and loc in self.keys:
+            return self.keys[loc]
+        while loc not in self.values and loc:
+            loc = loc[:-1]
+        return self.values.get(loc, Position(1, 1))
+
+
+class YamlSyntaxError(Exception):
+    """The text is not YAML; carries the position and the parser's message."""
+
+    def __init__(self, position: Position, message: str) -> None:
+        self.position = position
+        self.message = message
+        super().__init__(message)
+
+
+def parse_yaml(text: str) -> Document:
+    """Parse one YAML document. Raises YamlSyntaxError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(Position(1, 1), str(exc)) from None
+    finally:
+        loader.dispose()
+    doc = Document(data)
+    if node is not None:
+        _walk(node, (), doc, set())
+    return doc
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
+    mark = exc.problem_mark or exc.context_mark
+    position = _position(mark) if mark is not None else Position(1, 1)
+    message = " ".join(part for part in (exc.context, exc.problem) if part)
+    return YamlSyntaxError(position, f"invalid YAML: {message or 'cannot parse'}")
+
+
+def _position(mark: yaml.Mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+def _walk(node: Node, loc: Loc, doc: Document, active: set[int]) -> None:
+    if id(node) in active:  # a recursive alias
+        return
+    doc.values[loc] = _position(node.start_mark)
+    active.add(id(node))
+    if isinstance(node, MappingNode):
+        _walk_mapping(node, loc, doc, active)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*loc, index), doc, active)
+    active.discard(id(node))
+
+
+def _walk_mapping(node: MappingNode, loc: Loc, doc: Document, active: set[int]) -> None:
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode) or key_node.value == "<<":
+            continue
+        child = (*loc, key_node.value)
+        if key_node.value in seen:  # PyYAML keeps the last value; a spec must not rely on it
+            doc.duplicate_keys.append(child)
+        seen.add(key_node.value)
+        doc.keys[child] = _position(key_node.start_mark)
+        _walk(value_node, child, doc, active)
+
+
+def iter_strings(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Every string value in `data` (not mapping keys), with its path."""
+    if isinstance(data, str):
+        yield loc, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from iter_strings(value, (*loc, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from iter_strings(value, (*loc, index))
