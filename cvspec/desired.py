@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cvspec.identity import fingerprint, hash_key, iteration_name
-from cvspec.ops import Gates
+from cvspec.ops import Gates, TagGate
 
 if TYPE_CHECKING:
     from cvspec.spec import ValidatedSpec
@@ -123,5 +123,17 @@ def _publish(vs: ValidatedSpec, default_resource_id: str | None) -> DesiredPubli
     if p is None:
         return None
     g = vs.spec.gates
-    gates = Gates(g.threshold, g.min_precision, g.min_recall, g.min_ap)
+    per_tag = tuple(
+        TagGate(tag, t.min_precision, t.min_recall, t.min_ap)
+        for tag, t in sorted(g.per_tag.items())
+    )
+    gates = Gates(
+        threshold=g.threshold,
+        min_precision=g.min_precision,
+        min_recall=g.min_recall,
+        min_ap=g.min_ap,
+        per_tag=per_tag,
+        no_regression=g.no_regression,
+        regression_tolerance=g.regression_tolerance,
+    )
     return DesiredPublish(p.name, p.prediction_resource or default_resource_id, p.keep, gates)

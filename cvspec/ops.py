@@ -20,13 +20,30 @@ class ImageRetag:
 
 
 @dataclass(frozen=True)
+class TagGate:
+    """Minimum metrics of one tag (None: no gate on that metric)."""
+
+    tag: str
+    min_precision: float | None = None
+    min_recall: float | None = None
+    min_ap: float | None = None
+
+
+@dataclass(frozen=True)
 class Gates:
-    """Quality gates checked before publishing (None: no gate)."""
+    """Quality gates checked before publishing (None: no gate).
+
+    `per_tag` is sorted by tag name. `no_regression` refuses an iteration whose precision,
+    recall or AP falls more than `regression_tolerance` below the published iteration's.
+    """
 
     threshold: float = 0.5
     min_precision: float | None = None
     min_recall: float | None = None
     min_ap: float | None = None
+    per_tag: tuple[TagGate, ...] = ()
+    no_regression: bool = False
+    regression_tolerance: float = 0.0
 
 
 @dataclass(frozen=True)
