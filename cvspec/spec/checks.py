@@ -137,7 +137,7 @@ def _per_image(spec: Spec, images: tuple[ResolvedImage, ...]) -> list[str]:
     negative = {tag.name for tag in spec.tags if tag.type == "negative"}
     multiclass = spec.project.classification == "multiclass"
     problems = []
-    for image in sorted(images, key=lambda i: i.source):
+    for image in sorted(images, key=_source_order):
         if negative & set(image.tags) and len(image.tags) > 1:
             shown = ", ".join(repr(t) for t in image.tags)
             problems.append(f"{image.source}: a negative tag stands alone, but it has {shown}")
@@ -151,3 +151,7 @@ def _multiclass_message(tags: tuple[str, ...]) -> str:
         return "has no tag; a multiclass image has exactly one"
     shown = ", ".join(repr(t) for t in tags)
     return f"has {len(tags)} tags ({shown}); a multiclass image has exactly one"
+
+
+def _source_order(image: ResolvedImage) -> str:
+    return str(image.path) if image.path is not None else str(image.url)

@@ -77,7 +77,7 @@ def resolve_sources(
 
 def _file_problems(keys: dict[str, FileKey], facts: dict[str, FileFacts]) -> list[str]:
     problems = []
-    for path in sorted(keys, key=display_path):
+    for path in sorted(keys):
         found = image_problems(facts[path].image, keys[path].size)
         problems += [file_problem(path, message) for message in found]
     return problems
@@ -89,6 +89,10 @@ class _Entry:
     path: Path | None
     url: str | None
     tags: frozenset[str]
+
+
+def _shown_source(entry: _Entry) -> str:
+    return display_path(entry.source) if entry.path is not None else entry.source
 
 
 class _Merger:
@@ -127,19 +131,20 @@ def _entry(candidate: Candidate, facts: dict[str, FileFacts]) -> tuple[str, _Ent
         url = str(candidate.url)
         return hashlib.sha256(url.encode()).hexdigest(), _Entry(url, None, url, tags)
     path = candidate.file.path
-    return facts[path].sha256, _Entry(display_path(path), Path(path), None, tags)
+    return facts[path].sha256, _Entry(path, Path(path), None, tags)
 
 
 def _conflict(old: _Entry, new: _Entry) -> str:
     def shown(tags: frozenset[str]) -> str:
         return ", ".join(repr(t) for t in sorted(tags)) or "no tag"
 
-    if old.source == new.source:
+    here, there = _shown_source(new), _shown_source(old)
+    if here == there:
         return (
-            f"{new.source}: listed twice, tagged {shown(old.tags)} and {shown(new.tags)}; "
+            f"{here}: listed twice, tagged {shown(old.tags)} and {shown(new.tags)}; "
             "a multiclass image has exactly one tag"
         )
     return (
-        f"{new.source}: same image as {old.source}, tagged {shown(new.tags)} here and "
+        f"{here}: same image as {there}, tagged {shown(new.tags)} here and "
         f"{shown(old.tags)} there; a multiclass image has exactly one tag"
     )
