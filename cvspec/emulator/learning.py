@@ -121,7 +121,9 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _logistic(z: np.ndarray, y: np.ndarray, seed: int) -> LogisticRegression:
-    clf = LogisticRegression(C=C_REGULARISATION, max_iter=MAX_ITER, random_state=seed)
+    clf = LogisticRegression(
+        C=C_REGULARISATION, solver="newton-cg", max_iter=MAX_ITER, random_state=seed
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(z, y)
