@@ -1,0 +1,90 @@
+"""The ASGI application: Training and Prediction routes, the image/model download routes
+that the emulator's URIs point at, error handlers, key checks, throttling and faults."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from cvspec.emulator import exceptions as exc
+from cvspec.emulator import prediction_routes, training_routes
+from cvspec.emulator.auth import KeyMiddleware
+from cvspec.emulator.backend import Backend
+from cvspec.emulator.faults import FaultConfig, FaultMiddleware, RateLimiter
+from cvspec.emulator.http import (
+    backend_of,
+    call,
+    gateway_error,
+    http_error,
+    path,
+    service_error,
+    unexpected_error,
+)
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG", "image/png"),
+    (b"GIF8", "image/gif"),
+    (b"BM", "image/bmp"),
+)
+
+
+def _media_type(data: bytes) -> str:
+    return next(
+        (kind for magic, kind in _MAGIC if data.startswith(magic)), "application/octet-stream"
+    )
+
+
+async def image_download(request: Request) -> Response:
+    name = path(request, "name")
+    image_id = name.split("-", 1)[1] if "-" in name else name
+    data = await call(backend_of(request).image_bytes, path(request, "projectId"), image_id)
+    return Response(data, media_type=_media_type(data))
+
+
+async def prediction_download(request: Request) -> Response:
+    data = await call(
+        backend_of(request).prediction_bytes,
+        path(request, "projectId"),
+        path(request, "predictionId"),
+    )
+    return Response(data, media_type=_media_type(data))
+
+
+async def model_download(request: Request) -> Response:
+    data = await call(backend_of(request).model_bytes, path(request, "iterationId"))
+    return Response(data, media_type="application/octet-stream")
+
+
+DOWNLOAD_ROUTES = [
+    Route("/customvision/emulator/images/{projectId}/{name}", image_download, methods=["GET"]),
+    Route(
+        "/customvision/emulator/predictions/{projectId}/{predictionId}",
+        prediction_download,
+        methods=["GET"],
+    ),
+    Route("/customvision/emulator/models/{iterationId}", model_download, methods=["GET"]),
+]
+
+
+def create_app(
+    backend: Backend, tps_limit: bool = False, faults: FaultConfig | None = None
+) -> ASGIApp:
+    """The emulator as an ASGI app over ``backend``."""
+    app = Starlette(
+        routes=[*training_routes.ROUTES, *prediction_routes.ROUTES, *DOWNLOAD_ROUTES],
+        exception_handlers={
+            exc.ServiceError: service_error,
+            exc.GatewayError: gateway_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+    )
+    app.state.backend = backend
+    limiter = RateLimiter(backend.limits) if tps_limit else None
+    keyed = KeyMiddleware(app, backend)
+    return FaultMiddleware(keyed, limiter, faults)

@@ -1,0 +1,203 @@
+"""Throttling and fault injection for tests and benchmarks.
+
+* TPS limits per tier, as the real service throttles: HTTP 429 with ``Retry-After`` and the
+  gateway's error envelope.
+* Fault injection at a given rate: 429, 503, a dropped connection (the response is cut off
+  mid-body) or a slow answer.
+
+Both are ASGI middleware and off by default; flags or environment variables turn them on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cvspec.emulator.limits import TierLimits
+
+FAULT_KINDS = ("429", "503", "drop", "slow")
+API_PREFIX = "/customvision/v"
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Inject a fault into ``rate`` (0..1) of API requests, choosing among ``kinds``."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    slow_seconds: float = 2.0
+    retry_after_seconds: int = 1
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"fault rate must be between 0 and 1, not {self.rate}")
+        unknown = set(self.kinds) - set(FAULT_KINDS)
+        if unknown or not self.kinds:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; use {', '.join(FAULT_KINDS)}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> FaultConfig | None:
+        """``CVSPEC_EMULATOR_FAULT_RATE`` (and optionally ``..._FAULT_KINDS`` csv,
+        ``..._FAULT_SLOW_SECONDS``, ``..._FAULT_SEED``), or None when unset."""
+        env = os.environ if environ is None else environ
+        rate = env.get("CVSPEC_EMULATOR_FAULT_RATE")
+        if not rate:
+            return None
+        kinds = env.get("CVSPEC_EMULATOR_FAULT_KINDS")
+        seed = env.get("CVSPEC_EMULATOR_FAULT_SEED")
+        return cls(
+            rate=float(rate),
+            kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()) if kinds else FAULT_KINDS,
+            slow_seconds=float(env.get("CVSPEC_EMULATOR_FAULT_SLOW_SECONDS", "2.0")),
+            seed=int(seed) if seed else None,
+        )
+
+
+@dataclass
+class _Bucket:
+    """A token bucket: ``rate`` tokens per second, burst of ``rate``."""
+
+    rate: float
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.rate
+
+    def take(self) -> bool:
+        current = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (current - self.stamp) * self.rate)
+        self.stamp = current
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class RateLimiter:
+    """Per-operation-class TPS buckets for one tier."""
+
+    def __init__(self, limits: TierLimits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+
+    def classify(self, method: str, path: str) -> tuple[str, float]:
+        if "/prediction/" in path:
+            if path.endswith("/nostore"):
+                return "prediction-nostore", self.limits.tps_prediction_nostore
+            return "prediction", self.limits.tps_prediction
+        if method == "POST" and path.endswith("/train"):
+            return "train", self.limits.tps_train_project
+        return "training", self.limits.tps_training
+
+    def allow(self, method: str, path: str) -> tuple[bool, str]:
+        name, rate = self.classify(method, path)
+        with self._lock:
+            bucket = self._buckets.setdefault(name, _Bucket(rate))
+            return bucket.take(), name
+
+
+def _throttle_message(kind: str, tier: str) -> str:
+    api = "Prediction" if kind.startswith("prediction") else "Training"
+    return (
+        f"Requests to the Custom_Vision_{api} Operation under Custom_Vision.{api} have "
+        f"exceeded rate limit of your current Custom_Vision.{api} {tier} pricing tier. "
+        "Please retry after 1 second. To increase your rate limit switch to a paid tier."
+    )
+
+
+class FaultMiddleware:
+    """ASGI middleware applying the TPS limit and the fault injection to API paths."""
+
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter | None, faults: FaultConfig | None
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.faults = faults if faults and faults.rate > 0 else None
+        self._random = random.Random(faults.seed if faults else None)
+        self._random_lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        if self.limiter is not None:
+            allowed, kind = self.limiter.allow(scope["method"], scope["path"])
+            if not allowed:
+                await _send_json(
+                    send,
+                    429,
+                    {
+                        "error": {
+                            "code": "429",
+                            "message": _throttle_message(kind, self.limiter.limits.name),
+                        }
+                    },
+                    {"Retry-After": "1"},
+                )
+                return
+        fault = self._pick_fault()
+        if fault == "429":
+            retry = str(self.faults.retry_after_seconds) if self.faults else "1"
+            await _send_json(
+                send,
+                429,
+                {"error": {"code": "429", "message": "Rate limit is exceeded. Try again later."}},
+                {"Retry-After": retry},
+            )
+            return
+        if fault == "503":
+            await _send_json(
+                send,
+                503,
+                {
+                    "code": "ErrorServerTimeOut",
+                    "message": "The service is temporarily unavailable.",
+                },
+                {},
+            )
+            return
+        if fault == "drop":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"4096"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"{", "more_body": True})
+            raise ConnectionAbortedError("cvspec emulator: injected dropped connection")
+        if fault == "slow" and self.faults is not None:
+            await asyncio.sleep(self.faults.slow_seconds)
+        await self.app(scope, receive, send)
+
+    def _pick_fault(self) -> str | None:
+        if self.faults is None:
+            return None
+        with self._random_lock:
+            if self._random.random() >= self.faults.rate:
+                return None
+            return self._random.choice(self.faults.kinds)
+
+
+async def _send_json(send: Send, status: int, body: object, headers: dict[str, str]) -> None:
+    payload = json.dumps(body).encode()
+    raw_headers = [(b"content-type", b"application/json; charset=utf-8")]
+    raw_headers.append((b"content-length", str(len(payload)).encode()))
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    start: Message = {"type": "http.response.start", "status": status, "headers": raw_headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": payload})

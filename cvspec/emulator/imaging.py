@@ -1,0 +1,84 @@
+"""Image checks as the service applies them: format (JPEG, PNG, BMP, GIF decoded with
+Pillow), byte size, dimensions and aspect ratio."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from cvspec.emulator.exceptions import ServiceError, bad_request
+from cvspec.emulator.limits import TierLimits
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "BMP", "GIF"})
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    width: int
+    height: int
+    format: str
+
+
+class ImageProblem(Exception):
+    """Why one image was refused: the per-image status and the request-level error."""
+
+    def __init__(self, status: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def as_error(self) -> ServiceError:
+        return bad_request(self.code, self.message)
+
+
+def inspect_image(data: bytes, limits: TierLimits, max_bytes: int) -> ImageInfo:
+    """Read an image's header and check it against the limits.
+
+    Raises:
+        ImageProblem: the image is empty, too big, not a supported format, or its
+            dimensions or aspect ratio are out of range.
+    """
+    if len(data) > max_bytes:
+        raise ImageProblem(
+            "ErrorImageSize",
+            "BadRequestImageSizeBytes",
+            f"Image size exceeds the limit of {max_bytes // (1024 * 1024)} MB.",
+        )
+    if not data:
+        raise ImageProblem("ErrorImageFormat", "BadRequestImageStream", "The image is empty.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or ""
+                width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        fmt, width, height = "", 0, 0
+    if fmt not in ACCEPTED_FORMATS:
+        raise ImageProblem(
+            "ErrorImageFormat",
+            "BadRequestImageFormat",
+            "Unsupported image format. Supported formats are JPEG, PNG, BMP and GIF.",
+        )
+    check_dimensions(width, height, limits)
+    return ImageInfo(width=width, height=height, format=fmt)
+
+
+def check_dimensions(width: int, height: int, limits: TierLimits) -> None:
+    if width < 1 or height < 1 or max(width, height) > limits.max_dimension:
+        raise ImageProblem(
+            "ErrorImageDimensions",
+            "BadRequestImageDimensions",
+            f"Image dimensions {width}x{height} exceed the maximum of "
+            f"{limits.max_dimension} pixels.",
+        )
+    if max(width, height) / min(width, height) > limits.max_aspect_ratio:
+        raise ImageProblem(
+            "ErrorImageDimensions",
+            "BadRequestImageAspectRatio",
+            f"Image aspect ratio exceeds {limits.max_aspect_ratio:g}:1.",
+        )

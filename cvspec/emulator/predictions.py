@@ -1,0 +1,360 @@
+"""Prediction: the Prediction API's classify operations, the Training API's quick test,
+stored predictions (query, delete) and project export/import by token."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from typing import Any
+
+from cvspec.emulator import exceptions as exc
+from cvspec.emulator.core import BackendCore
+from cvspec.emulator.imaging import ImageProblem, inspect_image
+from cvspec.emulator.models import new_id, now, parse_time, prediction_entries
+from cvspec.emulator.store import dumps, loads
+from cvspec.emulator.trainer import FeatureCache
+from cvspec.emulator.urlfetch import fetch_url
+
+
+class PredictionsMixin(BackendCore):
+    features: FeatureCache
+    _models: dict[str, bytes]
+    _models_lock: threading.Lock
+
+    # -- Prediction API ---------------------------------------------------------------
+
+    def classify_image(
+        self,
+        project_id: str,
+        published_name: str,
+        data: bytes,
+        resource_id: str | None,
+        store: bool = True,
+        application: str | None = None,
+    ) -> dict[str, Any]:
+        iteration = self._published(project_id, published_name, resource_id)
+        return self._predict(iteration, data, store, application)
+
+    def classify_image_url(
+        self,
+        project_id: str,
+        published_name: str,
+        url: str | None,
+        resource_id: str | None,
+        store: bool = True,
+        application: str | None = None,
+    ) -> dict[str, Any]:
+        iteration = self._published(project_id, published_name, resource_id)
+        return self._predict(iteration, self._fetch(url), store, application)
+
+    def _published(
+        self, project_id: str, published_name: str, resource_id: str | None
+    ) -> sqlite3.Row:
+        row = self.store.one(
+            "SELECT * FROM iterations WHERE project_id = ? AND publish_name = ? "
+            "AND lower(publish_resource_id) = lower(?)",
+            (project_id.lower(), published_name, resource_id or ""),
+        )
+        if row is None or row["status"] != "Completed":
+            raise exc.invalid_iteration()
+        return row
+
+    def _fetch(self, url: str | None) -> bytes:
+        data = fetch_url(url or "", self.limits.prediction_image_bytes + 1)
+        if data is None:
+            raise exc.bad_request("BadRequestImageUrl", f"Unable to download image from {url}.")
+        return data
+
+    def _predict(
+        self, iteration: sqlite3.Row, data: bytes, store: bool, application: str | None
+    ) -> dict[str, Any]:
+        from cvspec.emulator import learning
+
+        try:
+            info = inspect_image(data, self.limits, self.limits.prediction_image_bytes)
+        except ImageProblem as problem:
+            raise problem.as_error() from None
+        probabilities = learning.predict(self._model(iteration), self.features.compute(data))
+        tags = {
+            r["tag_id"]: (r["name"], r["type"])
+            for r in self.store.all(
+                "SELECT tag_id, name, type FROM iteration_tags WHERE iteration_id = ?",
+                (iteration["id"],),
+            )
+        }
+        result = {
+            "id": new_id(),
+            "project": iteration["project_id"],
+            "iteration": iteration["id"],
+            "created": now(),
+            "predictions": prediction_entries(probabilities, tags),
+        }
+        if store:
+            sha = self.store.blobs.put(data)
+            with self.store.tx() as c:
+                c.execute(
+                    "INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        result["id"],
+                        iteration["project_id"],
+                        iteration["id"],
+                        result["created"],
+                        sha,
+                        info.width,
+                        info.height,
+                        dumps(result["predictions"]),
+                        application or "",
+                        iteration["domain_id"],
+                        self.store.next_seq("predictions"),
+                    ),
+                )
+        return result
+
+    def _model(self, iteration: sqlite3.Row) -> bytes:
+        with self._models_lock:
+            model = self._models.get(iteration["id"])
+        if model is None:
+            model = self.store.blobs.get(iteration["model_sha"])
+            with self._models_lock:
+                self._models[iteration["id"]] = model
+        return model
+
+    # -- quick test -------------------------------------------------------------------
+
+    def quick_test_image(
+        self, project_id: str, data: bytes, iteration_id: str | None = None, store: bool = True
+    ) -> dict[str, Any]:
+        return self._predict(
+            self._quick_test_iteration(project_id, iteration_id), data, store, None
+        )
+
+    def quick_test_image_url(
+        self, project_id: str, url: str | None, iteration_id: str | None = None, store: bool = True
+    ) -> dict[str, Any]:
+        iteration = self._quick_test_iteration(project_id, iteration_id)
+        return self._predict(iteration, self._fetch(url), store, None)
+
+    def _quick_test_iteration(self, project_id: str, iteration_id: str | None) -> sqlite3.Row:
+        project = self._project(project_id)
+        if iteration_id:
+            row = self._iteration(project["id"], iteration_id)
+            if row["status"] != "Completed":
+                raise exc.bad_request(
+                    "BadRequestIterationIsNotTrained", "The iteration is not trained."
+                )
+            return row
+        row = self.store.one(
+            "SELECT * FROM iterations WHERE project_id = ? AND status = 'Completed' "
+            "ORDER BY seq DESC LIMIT 1",
+            (project["id"],),
+        )
+        if row is None:
+            raise exc.not_found(
+                "NotFoundProjectDefaultIteration", "The project has no trained iteration."
+            )
+        return row
+
+    # -- stored predictions -----------------------------------------------------------
+
+    def query_predictions(self, project_id: str, query: dict[str, Any]) -> dict[str, Any]:
+        project = self._project(project_id)
+        query = dict(query or {})
+        tag_filters = query.get("tags") or []
+        if len(tag_filters) > 2:
+            raise exc.bad_request(
+                "BadRequestPredictionTagsExceededCount", "At most 2 tags can be combined."
+            )
+        max_count = int(query.get("maxCount") or 0)
+        offset = (
+            int(query.get("continuation") or 0)
+            if str(query.get("continuation") or "").isdigit()
+            else 0
+        )
+        rows = self.store.all(
+            "SELECT * FROM predictions WHERE project_id = ? ORDER BY seq", (project["id"],)
+        )
+        if (query.get("orderBy") or "Newest").lower() != "oldest":
+            rows.reverse()
+        matches = [r for r in rows if _matches(r, query, tag_filters)]
+        page = matches[offset : offset + max_count] if max_count else matches[offset:]
+        more = offset + len(page) < len(matches)
+        token = {
+            "session": query.get("session") or f"1:{secrets.randbelow(10**6)}",
+            "continuation": str(offset + len(page)) if more else "",
+            "maxCount": max_count,
+            "orderBy": query.get("orderBy") or "Newest",
+            "tags": tag_filters,
+            "iterationId": query.get("iterationId"),
+            "startTime": query.get("startTime"),
+            "endTime": query.get("endTime"),
+            "application": query.get("application") or "",
+        }
+        base = f"{self.public_url}/customvision/emulator/predictions/{project['id']}"
+        results = [
+            {
+                "resizedImageUri": f"{base}/{r['id']}",
+                "thumbnailUri": f"{base}/{r['id']}",
+                "originalImageUri": f"{base}/{r['id']}",
+                "domain": r["domain_id"],
+                "id": r["id"],
+                "project": r["project_id"],
+                "iteration": r["iteration_id"],
+                "created": r["created"],
+                "predictions": loads(r["predictions"]),
+            }
+            for r in page
+        ]
+        return {"results": results, "token": token}
+
+    def delete_prediction(self, project_id: str, ids: list[str]) -> None:
+        if not ids:
+            raise exc.bad_request("BadRequestPredictionIdsMissing", "No prediction ids given.")
+        if len(ids) > self.limits.prediction_ids_per_call:
+            raise exc.bad_request(
+                "BadRequestPredictionIdsExceededCount",
+                f"At most {self.limits.prediction_ids_per_call} prediction ids per call.",
+            )
+        with self.store.tx() as c:
+            project = self._project(project_id)
+            c.executemany(
+                "DELETE FROM predictions WHERE id = ? AND project_id = ?",
+                [(i, project["id"]) for i in ids],
+            )
+
+    def prediction_bytes(self, project_id: str, prediction_id: str) -> bytes:
+        row = self.store.one(
+            "SELECT sha256 FROM predictions WHERE id = ? AND project_id = ?",
+            (prediction_id.lower(), project_id.lower()),
+        )
+        if row is None:
+            raise exc.not_found("NotFound", "Prediction not found.")
+        return self.store.blobs.get(row["sha256"])
+
+    # -- project export / import ------------------------------------------------------
+
+    def export_project(self, project_id: str) -> dict[str, Any]:
+        project = self._project(project_id)
+        pid = project["id"]
+        tags = self.store.all("SELECT * FROM tags WHERE project_id = ? ORDER BY seq", (pid,))
+        images = self.store.all(
+            "SELECT * FROM images WHERE project_id = ? AND in_workspace = 1 ORDER BY seq", (pid,)
+        )
+        image_tags = self._tags_of_images([r["id"] for r in images])
+        manifest = {
+            "name": project["name"],
+            "description": project["description"],
+            "domainId": project["domain_id"],
+            "classificationType": project["classification_type"],
+            "targetExportPlatforms": loads(project["target_export_platforms"]),
+            "tags": [
+                {
+                    "id": t["id"],
+                    "name": t["name"],
+                    "description": t["description"],
+                    "type": t["type"],
+                }
+                for t in tags
+            ],
+            "images": [
+                {
+                    "sha256": r["sha256"],
+                    "width": r["width"],
+                    "height": r["height"],
+                    "metadata": loads(r["metadata"]),
+                    "tagIds": [t.tag_id for t in image_tags[r["id"]]],
+                }
+                for r in images
+            ],
+        }
+        token = secrets.token_urlsafe(32)
+        with self.store.tx() as c:
+            c.execute("INSERT INTO project_exports VALUES (?,?,?)", (token, dumps(manifest), now()))
+        iterations = self.store.scalar(
+            "SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,)
+        )
+        return {
+            "iterationCount": int(iterations),
+            "imageCount": len(images),
+            "tagCount": len(tags),
+            "regionCount": 0,
+            "estimatedImportTimeInMS": 1000 + 10 * len(images),
+            "token": token,
+        }
+
+    def import_project(self, token: str | None, name: str | None = None) -> dict[str, Any]:
+        row = self.store.one("SELECT manifest FROM project_exports WHERE token = ?", (token or "",))
+        if row is None:
+            raise exc.bad_request("BadRequestInvalidImportToken", "Invalid import token.")
+        manifest = loads(row["manifest"])
+        with self.store.tx() as c:
+            project = self.create_project(  # type: ignore[attr-defined]
+                name or manifest["name"],
+                manifest["description"],
+                manifest["domainId"],
+                manifest["classificationType"],
+                manifest["targetExportPlatforms"],
+            )
+            pid = project["id"]
+            tag_ids: dict[str, str] = {}
+            seq = self.store.next_seq("tags")
+            for i, tag in enumerate(manifest["tags"]):
+                tag_ids[tag["id"]] = new_id()
+                c.execute(
+                    "INSERT INTO tags VALUES (?,?,?,?,?,?,?)",
+                    (
+                        tag_ids[tag["id"]],
+                        pid,
+                        tag["name"],
+                        tag["description"],
+                        tag["type"],
+                        now(),
+                        seq + i,
+                    ),
+                )
+            seq = self.store.next_seq("images")
+            stamp = now()
+            for i, image in enumerate(manifest["images"]):
+                image_id = new_id()
+                c.execute(
+                    "INSERT INTO images VALUES (?,?,?,?,?,?,1,?,?)",
+                    (
+                        image_id,
+                        pid,
+                        image["sha256"],
+                        image["width"],
+                        image["height"],
+                        stamp,
+                        dumps(image["metadata"]) if image["metadata"] else None,
+                        seq + i,
+                    ),
+                )
+                c.executemany(
+                    "INSERT INTO image_tags VALUES (?,?,?)",
+                    [(image_id, tag_ids[t], stamp) for t in image["tagIds"] if t in tag_ids],
+                )
+        return self.get_project(pid)  # type: ignore[attr-defined,no-any-return]
+
+
+def _matches(row: sqlite3.Row, query: dict[str, Any], tag_filters: list[dict[str, Any]]) -> bool:
+    if query.get("iterationId") and row["iteration_id"] != str(query["iterationId"]).lower():
+        return False
+    if query.get("application") and row["application"] != query["application"]:
+        return False
+    created = parse_time(row["created"])
+    if query.get("startTime") and created < parse_time(str(query["startTime"])):
+        return False
+    if query.get("endTime") and created > parse_time(str(query["endTime"])):
+        return False
+    if not tag_filters:
+        return True
+    probs = {p["tagId"]: p["probability"] for p in loads(row["predictions"])}
+    for f in tag_filters:
+        p = probs.get(str(f.get("id", "")).lower())
+        if p is None:
+            return False
+        low = float(f.get("minThreshold") or 0.0)
+        high = float(f.get("maxThreshold") if f.get("maxThreshold") is not None else 1.0)
+        if not low <= p <= high:
+            return False
+    return True

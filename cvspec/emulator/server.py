@@ -1,0 +1,133 @@
+"""EmulatorServer: the emulator on a real loopback socket, served by uvicorn in a
+background thread. Keys and resource ids persist in the data directory, so separate
+processes that use the same directory talk to the same service."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from cvspec.emulator.app import create_app
+from cvspec.emulator.backend import Backend
+from cvspec.emulator.faults import FaultConfig
+from cvspec.emulator.limits import tier_limits
+
+START_TIMEOUT_SECONDS = 30.0
+
+
+class EmulatorServer:
+    """A running (or startable) emulator. ``start()`` returns once it is listening."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tier: str = "S0",
+        training_key: str | None = None,
+        prediction_key: str | None = None,
+        prediction_resource_id: str | None = None,
+        tps_limit: bool = False,
+        faults: FaultConfig | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.tier = tier
+        self.tps_limit = tps_limit
+        self.faults = faults
+        self.backend = Backend(self.data_dir, tier_limits(tier))
+        self.training_key = self.backend.ensure_training_key(training_key)
+        resource = self.backend.ensure_prediction_resource(prediction_resource_id, prediction_key)
+        self.prediction_key = resource.key
+        self.prediction_resource_id = resource.resource_id
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    # -- endpoints --------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def training_endpoint(self) -> str:
+        return self.url
+
+    @property
+    def prediction_endpoint(self) -> str:
+        return self.url
+
+    def add_prediction_resource(
+        self, resource_id: str | None = None, key: str | None = None
+    ) -> tuple[str, str]:
+        """Register another prediction resource; returns its (resource id, key)."""
+        resource = self.backend.add_prediction_resource(resource_id, key)
+        return resource.resource_id, resource.key
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> EmulatorServer:
+        if self._thread is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(2048)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        self.backend.public_url = self.url
+        self.backend.start()
+        app = create_app(self.backend, tps_limit=self.tps_limit, faults=self.faults)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            backlog=2048,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="cvspec-emulator", daemon=True
+        )
+        self._thread.start()
+        ready = threading.Event()
+        while not self._server.started and self._thread.is_alive():
+            ready.wait(0.01)
+        if not self._server.started:
+            raise RuntimeError("the emulator's HTTP server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=START_TIMEOUT_SECONDS)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+        self.backend.close()
+
+    def wait_for_training(self, timeout: float | None = None) -> bool:
+        """Block until no training is queued or running (for tests and benchmarks)."""
+        return self.backend.trainer.wait_idle(timeout)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
