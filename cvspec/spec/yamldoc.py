@@ -69,7 +69,7 @@ def parse_yaml(text: str) -> Document:
 def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
     mark = exc.problem_mark or exc.context_mark
     position = _position(mark) if mark is not None else Position(1, 1)
-    message = " ".join(part for part in (exc.context, exc.problem) if part)
+    message = ": ".join(part for part in (exc.context, exc.problem) if part)
     return YamlSyntaxError(position, f"invalid YAML: {message or 'cannot parse'}")
 
 

@@ -1,0 +1,113 @@
+"""The corpus of bad specs and bad images: each reports exactly the expected problems.
+
+Each `tests/data/specs/bad-*.yaml` ends with comment lines (after the YAML, so line numbers
+are not shifted): `# expect: <problem line>` for every expected problem, in order;
+`# setup: <name>` to add files to the project first (see SETUPS); `{tmp}` in an expected
+line stands for the directory that holds the project.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cvspec.errors import SpecError
+from cvspec.spec import load_and_validate
+
+from .conftest import write_image
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "specs"
+CASES = sorted(CORPUS.glob("bad-*.yaml"))
+
+
+def _noise_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (128, 96), bytes(range(256)) * 144).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _bytes_of(size: tuple[int, int], fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (1, 2, 3)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def _symlink_escape(root: Path) -> None:
+    outside = write_image(root.parent / "outside.png")
+    (root / "images/cat/5.png").symlink_to(outside)
+
+
+def _three_birds(root: Path) -> None:
+    for index in range(3):
+        write_image(root / "images" / "bird" / f"{index}.png")
+
+
+def _manifest(name: str, text: str) -> Callable[[Path], None]:
+    return lambda root: (root / name).write_text(text, encoding="utf-8") and None
+
+
+SETUPS: dict[str, Callable[[Path], None]] = {
+    "symlink-escape": _symlink_escape,
+    "zero-byte": lambda root: (root / "images/cat/5.png").write_bytes(b""),
+    "not-image": lambda root: (root / "images/cat/5.jpg").write_bytes(b"hello, not a JPEG\n"),
+    "truncated-jpeg": lambda root: (root / "images/cat/5.jpg").write_bytes(_noise_jpeg()[:-500]),
+    "truncated-png": lambda root: (root / "images/dog/5.png").write_bytes(
+        _bytes_of((64, 48), "PNG")[:-20]
+    ),
+    "truncated-gif": lambda root: (root / "images/dog/5.gif").write_bytes(
+        _bytes_of((64, 48), "GIF")[:-1]
+    ),
+    "oversize": lambda root: write_image(root / "images/cat/5.bmp", (1500, 1500), "BMP") and None,
+    "dimensions": lambda root: write_image(root / "images/cat/5.png", (10300, 500)) and None,
+    "aspect": lambda root: write_image(root / "images/cat/5.png", (2600, 100)) and None,
+    "unsupported-format": lambda root: write_image(root / "images/cat/5.tif", fmt="TIFF") and None,
+    "copy-cat-to-dog": lambda root: (
+        shutil.copy(root / "images/cat/0.png", root / "images/dog/5.png") and None
+    ),
+    "three-birds": _three_birds,
+    "manifest-missing-file": _manifest(
+        "labels.csv", "path,tags\nimages/cat/0.png,cat\nimages/cat/9.png,cat\n"
+    ),
+    "manifest-no-path-column": _manifest("labels.csv", "file,tags\nimages/cat/0.png,cat\n"),
+    "jsonl-invalid": _manifest(
+        "labels.jsonl",
+        '{"path": "images/cat/0.png", "tags": ["cat"]}\n{"path": "images/dog/0.png", "tags": }\n'
+        '{"path": "images/dog/1.png", "tag": "dog"}\n[1]\n{"path": "images/dog/2.png", "tags": 3}\n',
+    ),
+    "manifest-escape": lambda root: (
+        (
+            write_image(root.parent / "outside.png"),
+            (root / "labels.csv").write_text("path,tags\n../outside.png,cat\n"),
+        )
+        and None
+    ),
+    "extra-untagged": lambda root: write_image(root / "extra" / "a.png") and None,
+}
+
+
+def _directives(text: str, name: str) -> list[str]:
+    prefix = f"# {name}: "
+    return [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])
+def test_bad_spec__reports_exact_problems(case: Path, project: Path) -> None:
+    text = case.read_text(encoding="utf-8")
+    for setup in _directives(text, "setup"):
+        SETUPS[setup](project)
+    spec = project / case.name
+    shutil.copy(case, spec)
+    expected = [line.replace("{tmp}", str(project.parent)) for line in _directives(text, "expect")]
+    with pytest.raises(SpecError) as raised:
+        load_and_validate(spec)
+    assert raised.value.problems == expected
+
+
+def test_corpus__is_large_enough() -> None:
+    assert len(CASES) >= 40
+    assert all(_directives(case.read_text(), "expect") for case in CASES)
