@@ -47,46 +47,58 @@ def _three_birds(root: Path) -> None:
         write_image(root / "images" / "bird" / f"{index}.png")
 
 
-def _manifest(name: str, text: str) -> Callable[[Path], None]:
-    return lambda root: (root / name).write_text(text, encoding="utf-8") and None
+def _manifest_escape(root: Path) -> None:
+    write_image(root.parent / "outside.png")
+    (root / "labels.csv").write_text("path,tags\n../outside.png,cat\n")
 
+
+def _write(name: str, data: bytes | str) -> Callable[[Path], None]:
+    def setup(root: Path) -> None:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+
+    return setup
+
+
+def _image(name: str, size: tuple[int, int] = (64, 48), fmt: str = "PNG") -> Callable[[Path], None]:
+    return lambda root: _ignore(write_image(root / name, size, fmt))
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+_BAD_JSONL = (
+    '{"path": "images/cat/0.png", "tags": ["cat"]}\n'
+    '{"path": "images/dog/0.png", "tags": }\n'
+    '{"path": "images/dog/1.png", "tag": "dog"}\n'
+    "[1]\n"
+    '{"path": "images/dog/2.png", "tags": 3}\n'
+)
 
 SETUPS: dict[str, Callable[[Path], None]] = {
     "symlink-escape": _symlink_escape,
-    "zero-byte": lambda root: (root / "images/cat/5.png").write_bytes(b""),
-    "not-image": lambda root: (root / "images/cat/5.jpg").write_bytes(b"hello, not a JPEG\n"),
-    "truncated-jpeg": lambda root: (root / "images/cat/5.jpg").write_bytes(_noise_jpeg()[:-500]),
-    "truncated-png": lambda root: (root / "images/dog/5.png").write_bytes(
-        _bytes_of((64, 48), "PNG")[:-20]
-    ),
-    "truncated-gif": lambda root: (root / "images/dog/5.gif").write_bytes(
-        _bytes_of((64, 48), "GIF")[:-1]
-    ),
-    "oversize": lambda root: write_image(root / "images/cat/5.bmp", (1500, 1500), "BMP") and None,
-    "dimensions": lambda root: write_image(root / "images/cat/5.png", (10300, 500)) and None,
-    "aspect": lambda root: write_image(root / "images/cat/5.png", (2600, 100)) and None,
-    "unsupported-format": lambda root: write_image(root / "images/cat/5.tif", fmt="TIFF") and None,
-    "copy-cat-to-dog": lambda root: (
-        shutil.copy(root / "images/cat/0.png", root / "images/dog/5.png") and None
+    "zero-byte": _write("images/cat/5.png", b""),
+    "not-image": _write("images/cat/5.jpg", b"hello, not a JPEG\n"),
+    "truncated-jpeg": _write("images/cat/5.jpg", _noise_jpeg()[:-500]),
+    "truncated-png": _write("images/dog/5.png", _bytes_of((64, 48), "PNG")[:-20]),
+    "truncated-gif": _write("images/dog/5.gif", _bytes_of((64, 48), "GIF")[:-1]),
+    "oversize": _image("images/cat/5.bmp", (1500, 1500), "BMP"),
+    "dimensions": _image("images/cat/5.png", (10300, 500)),
+    "aspect": _image("images/cat/5.png", (2600, 100)),
+    "unsupported-format": _image("images/cat/5.tif", fmt="TIFF"),
+    "copy-cat-to-dog": lambda root: _ignore(
+        shutil.copy(root / "images/cat/0.png", root / "images/dog/5.png")
     ),
     "three-birds": _three_birds,
-    "manifest-missing-file": _manifest(
+    "manifest-missing-file": _write(
         "labels.csv", "path,tags\nimages/cat/0.png,cat\nimages/cat/9.png,cat\n"
     ),
-    "manifest-no-path-column": _manifest("labels.csv", "file,tags\nimages/cat/0.png,cat\n"),
-    "jsonl-invalid": _manifest(
-        "labels.jsonl",
-        '{"path": "images/cat/0.png", "tags": ["cat"]}\n{"path": "images/dog/0.png", "tags": }\n'
-        '{"path": "images/dog/1.png", "tag": "dog"}\n[1]\n{"path": "images/dog/2.png", "tags": 3}\n',
-    ),
-    "manifest-escape": lambda root: (
-        (
-            write_image(root.parent / "outside.png"),
-            (root / "labels.csv").write_text("path,tags\n../outside.png,cat\n"),
-        )
-        and None
-    ),
-    "extra-untagged": lambda root: write_image(root / "extra" / "a.png") and None,
+    "manifest-no-path-column": _write("labels.csv", "file,tags\nimages/cat/0.png,cat\n"),
+    "jsonl-invalid": _write("labels.jsonl", _BAD_JSONL),
+    "manifest-escape": _manifest_escape,
+    "extra-untagged": _image("extra/a.png"),
 }
 
 
