@@ -27,8 +27,9 @@ class DesiredTag:
 class DesiredImage:
     hash_key: str
     sha256: str
-    path: str
+    path: str  # relative to the spec's directory; the URL for URL sources
     tags: tuple[str, ...]
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def desired_state(vs: ValidatedSpec, default_resource_id: str | None) -> Desired
     spec = vs.spec
     tags = tuple(DesiredTag(t.name, t.description, _TAG_TYPE[t.type]) for t in spec.tags)
     images = tuple(
-        DesiredImage(hash_key(i.sha256), i.sha256, _relative(vs, i), i.tags) for i in vs.images
+        DesiredImage(hash_key(i.sha256), i.sha256, _relative(vs, i), i.tags, i.url)
+        for i in vs.images
     )
     classification = _CLASSIFICATION[spec.project.classification]
     return Desired(

@@ -1,69 +1,156 @@
-"""The pure diff: desired state + live state -> Plan. No I/O, no clock."""
+"""The pure diff: desired state + live state -> Plan. No I/O, no clock.
+
+Resources are matched by natural key with set algebra: the project by name, tags by name,
+images by the content-hash key cvspec records in their metadata, iterations by the dataset
+fingerprint in their names. What is only in the spec is created, what differs is updated
+(or replaced when the service cannot change it in place), and what is only in the service
+is deleted when the spec's prune settings ask for it; otherwise it is reported as drift.
+Images cvspec did not upload are reported and never deleted.
+"""
 
 from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from cvspec import ops
 from cvspec.desired import Desired, DesiredImage, DesiredPublish, DesiredTag, DesiredTraining
 from cvspec.errors import PlanError
 from cvspec.identity import iteration_fingerprint
-from cvspec.live import LiveIteration, LiveState
-from cvspec.plan import Plan, live_fingerprint, order
+from cvspec.live import LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
+from cvspec.plan import Drift, DriftKind, Plan, live_fingerprint, live_summary, order
 
 ITERATION_LIMIT = 20
+CLASSIFICATION = "Classification"
+R = ops.Reason
+
+
+@dataclass
+class _Found:
+    """What the comparison found so far: operations and drift."""
+
+    operations: list[ops.Op] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)
+
+    def add(self, *found: ops.Op) -> None:
+        self.operations.extend(found)
 
 
 def diff(desired: Desired, live: LiveState) -> Plan:
-    """Every operation that brings `live` to `desired`, in execution order, with drift notes."""
-    found: list[ops.Op] = []
-    drift: list[str] = []
+    """Every operation that brings `live` to `desired`, in execution order, with drift notes.
+
+    Raises:
+        PlanError: the plan would replace a protected project, the domain is unknown, or the
+            spec publishes without a prediction resource.
+    """
+    found = _Found()
     domain_id = _domain_id(desired.domain, live)
-    project = live.project
-    if project is not None and project.classification_type != desired.classification_type:
-        found.append(_replace_project(desired, live))
-        project = None
-    if project is None:
-        live = LiveState(domains=live.domains, project=None)
-        found.append(_create_project(desired, domain_id, "the project does not exist"))
-    else:
-        found.extend(_project_changes(desired, live, domain_id))
-    found.extend(_tag_changes(desired, live, drift))
-    found.extend(_image_changes(desired, live, drift))
-    training = _training_changes(desired.training, live)
-    found.extend(training)
-    found.extend(_publish_changes(desired, live, trains=bool(training), drift=drift))
+    compared = _compare_project(desired, live, domain_id, found)
+    deleted_tags = _compare_tags(desired, compared, found)
+    _compare_images(desired, compared, deleted_tags, found)
+    train = _compare_training(desired.training, compared)
+    found.add(*train)
+    _compare_publish(desired, compared, train, found)
+    _note_iterations(compared, desired.publish.name if desired.publish else None, found)
     return Plan(
         project_name=desired.project_name,
-        operations=order(found),
-        drift=tuple(drift),
+        operations=order(found.operations),
+        drift=tuple(found.drift),
         live_fingerprint=live_fingerprint(live),
+        live_summary=live_summary(live),
     )
+
+
+def destroy_plan(project_name: str, live: LiveState, protect: bool) -> Plan:
+    """The plan of `cvspec destroy`: delete the project (its iterations are unpublished first).
+
+    Raises:
+        PlanError: the project is protected.
+    """
+    found: list[ops.Op] = []
+    if live.project is not None:
+        if protect:
+            raise PlanError(
+                f"project {project_name!r} is protected (protect: true); refusing to destroy it"
+            )
+        found.append(
+            ops.DeleteProject(
+                reason="destroy was requested",
+                reason_code=R.DESTROY,
+                project_id=live.project.id,
+                name=live.project.name,
+            )
+        )
+    return Plan(
+        project_name=project_name,
+        operations=tuple(found),
+        drift=(),
+        live_fingerprint=live_fingerprint(live),
+        live_summary=live_summary(live),
+        destroy=True,
+    )
+
+
+# --- project ---------------------------------------------------------------------------------
 
 
 def _domain_id(domain: str, live: LiveState) -> str:
     wanted = domain.strip().lower()
     for d in live.domains:
-        if d.type == "Classification" and wanted in (d.id.lower(), d.name.lower()):
+        if d.type == CLASSIFICATION and wanted in (d.id.lower(), d.name.lower()):
             return d.id
-    names = ", ".join(sorted({d.name for d in live.domains if d.type == "Classification"}))
+    names = ", ".join(sorted({d.name for d in live.domains if d.type == CLASSIFICATION}))
     raise PlanError(f"project.domain: unknown classification domain {domain!r} (known: {names})")
 
 
-def _replace_project(desired: Desired, live: LiveState) -> ops.Op:
-    assert live.project is not None
-    reason = (
-        f"classification type changes from {live.project.classification_type} to "
-        f"{desired.classification_type}, which the service cannot change in place"
-    )
+def _compare_project(desired: Desired, live: LiveState, domain_id: str, found: _Found) -> LiveState:
+    """Plan the project's own changes; return the live state the rest is compared with
+    (empty when the project is created or replaced)."""
+    project = live.project
+    if project is None:
+        found.add(_create_project(desired, domain_id, R.MISSING, "the project does not exist"))
+        return LiveState(domains=live.domains, project=None)
+    why = _cannot_update(desired, project, live)
+    if why:
+        found.add(*_replace_project(desired, project, domain_id, why))
+        return LiveState(domains=live.domains, project=None)
+    found.add(*_update_project(desired, project, domain_id))
+    return live
+
+
+def _cannot_update(desired: Desired, project: LiveProject, live: LiveState) -> str | None:
+    if project.classification_type != desired.classification_type:
+        return (
+            f"classification type changes from {project.classification_type} to "
+            f"{desired.classification_type}"
+        )
+    kind = next((d.type for d in live.domains if d.id == project.domain_id), CLASSIFICATION)
+    if kind != CLASSIFICATION:
+        return f"domain type changes from {kind} to {CLASSIFICATION}"
+    return None
+
+
+def _replace_project(
+    desired: Desired, project: LiveProject, domain_id: str, why: str
+) -> list[ops.Op]:
+    reason = f"{why}, which the service cannot change in place"
     if desired.protect:
         raise PlanError(
-            f"project {desired.project_name!r} is protected; refusing to replace it: {reason}"
+            f"project {desired.project_name!r} is protected (protect: true); refusing to "
+            f"replace it: {reason}. Remove protect to allow it, or keep the old setting."
         )
-    return ops.DeleteProject(reason=reason, project_id=live.project.id, name=live.project.name)
+    code = R.REPLACE_BECAUSE_CANNOT_UPDATE
+    delete = ops.DeleteProject(
+        reason=reason, reason_code=code, project_id=project.id, name=project.name
+    )
+    return [delete, _create_project(desired, domain_id, code, reason)]
 
 
-def _create_project(desired: Desired, domain_id: str, reason: str) -> ops.Op:
+def _create_project(desired: Desired, domain_id: str, code: ops.Reason, reason: str) -> ops.Op:
     return ops.CreateProject(
         reason=reason,
+        reason_code=code,
         name=desired.project_name,
         description=desired.description,
         domain_id=domain_id,
@@ -71,22 +158,25 @@ def _create_project(desired: Desired, domain_id: str, reason: str) -> ops.Op:
     )
 
 
-def _project_changes(desired: Desired, live: LiveState, domain_id: str) -> list[ops.Op]:
-    assert live.project is not None
-    before = {"description": live.project.description, "domain_id": live.project.domain_id}
+def _update_project(desired: Desired, project: LiveProject, domain_id: str) -> list[ops.Op]:
+    before = {"description": project.description, "domain_id": project.domain_id}
     after = {"description": desired.description, "domain_id": domain_id}
-    if before == after:
+    changed = [k for k in after if before[k] != after[k]]
+    if not changed:
         return []
-    changed = ", ".join(k for k in after if before[k] != after[k])
     return [
         ops.UpdateProject(
-            reason=f"{changed} differs from the spec",
-            project_id=live.project.id,
-            name=live.project.name,
-            before={k: v for k, v in before.items() if v != after[k]},
-            after={k: v for k, v in after.items() if v != before[k]},
+            reason=f"{', '.join(changed)} differs from the spec",
+            reason_code=R.SETTINGS_DIFFER,
+            project_id=project.id,
+            name=project.name,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
         )
     ]
+
+
+# --- tags ------------------------------------------------------------------------------------
 
 
 def desired_tags(desired: Desired) -> dict[str, DesiredTag]:
@@ -98,172 +188,385 @@ def desired_tags(desired: Desired) -> dict[str, DesiredTag]:
     return tags
 
 
-def _tag_changes(desired: Desired, live: LiveState, drift: list[str]) -> list[ops.Op]:
-    want = desired_tags(desired)
-    have = {t.name: t for t in live.tags}
-    found: list[ops.Op] = [
-        ops.CreateTag(
-            reason="not in the project", name=t.name, description=t.description, type=t.type
-        )
-        for name, t in want.items()
-        if name not in have
-    ]
-    for name, tag in have.items():
-        if name in want:
-            found.extend(_tag_update(want[name], tag.id, tag.description, tag.type))
-        elif desired.prune_tags:
-            found.append(
-                ops.DeleteTag(reason="not in the spec (prune.tags)", tag_id=tag.id, name=name)
-            )
+def _match_tags(
+    want: dict[str, DesiredTag], have: Iterable[LiveTag]
+) -> tuple[dict[str, LiveTag], list[LiveTag]]:
+    """Pair live tags with spec tags: by name, then ignoring case. Returns (pairs, unmatched)."""
+    pairs: dict[str, LiveTag] = {}
+    rest: list[LiveTag] = []
+    for tag in have:
+        (pairs.__setitem__(tag.name, tag) if tag.name in want else rest.append(tag))
+    by_lower = {name.lower(): name for name in want if name not in pairs}
+    unmatched = []
+    for tag in rest:
+        name = by_lower.pop(tag.name.lower(), None)
+        if name is None:
+            unmatched.append(tag)
         else:
-            drift.append(f"tag {name!r} is in the project but not in the spec (kept)")
-    return found
+            pairs[name] = tag
+    return pairs, unmatched
 
 
-def _tag_update(want: DesiredTag, tag_id: str, description: str, kind: str) -> list[ops.Op]:
-    before = {"description": description, "type": kind}
-    after = {"description": want.description, "type": want.type}
-    if before == after:
+def _compare_tags(desired: Desired, live: LiveState, found: _Found) -> set[str]:
+    """Plan tag changes; return the names of tags this plan deletes."""
+    want = desired_tags(desired)
+    pairs, extra = _match_tags(want, live.tags)
+    for name in sorted(want):
+        tag = pairs.get(name)
+        if tag is None:
+            found.add(_create_tag(want[name]))
+        else:
+            found.add(*_update_tag(want[name], tag))
+    deleted: set[str] = set()
+    for tag in extra:
+        if desired.prune_tags:
+            found.add(_delete_tag(tag))
+            deleted.add(tag.name)
+        else:
+            found.drift.append(_unlisted_tag(tag))
+    return deleted
+
+
+def _create_tag(tag: DesiredTag) -> ops.Op:
+    reason = "the tag is not in the project" + ("" if tag.type == "Regular" else f" ({tag.type})")
+    return ops.CreateTag(
+        reason=reason,
+        reason_code=R.MISSING,
+        name=tag.name,
+        description=tag.description,
+        type=tag.type,
+    )
+
+
+def _update_tag(want: DesiredTag, tag: LiveTag) -> list[ops.Op]:
+    before = {"name": tag.name, "description": tag.description, "type": tag.type}
+    after = {"name": want.name, "description": want.description, "type": want.type}
+    changed = [k for k in after if before[k] != after[k]]
+    if not changed:
         return []
     return [
         ops.UpdateTag(
-            reason="settings differ from the spec",
-            tag_id=tag_id,
+            reason=f"{', '.join(changed)} differs from the spec",
+            reason_code=R.SETTINGS_DIFFER,
+            tag_id=tag.id,
             name=want.name,
-            before={k: v for k, v in before.items() if v != after[k]},
-            after={k: v for k, v in after.items() if v != before[k]},
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
         )
     ]
 
 
-def _image_changes(desired: Desired, live: LiveState, drift: list[str]) -> list[ops.Op]:
-    have = {i.hash_key: i for i in live.images if i.hash_key}
+def _delete_tag(tag: LiveTag) -> ops.Op:
+    images = f"; it is removed from its {tag.image_count} image(s)" if tag.image_count else ""
+    return ops.DeleteTag(
+        reason=f"the spec does not list it (prune.tags){images}",
+        reason_code=R.NOT_IN_SPEC,
+        tag_id=tag.id,
+        name=tag.name,
+    )
+
+
+def _unlisted_tag(tag: LiveTag) -> Drift:
+    return Drift(
+        kind=DriftKind.UNLISTED_TAG,
+        address=f"tag.{tag.name}",
+        detail=(
+            f"is in the project ({tag.image_count} image(s)) but not in the spec; kept "
+            "(set prune.tags to delete it)"
+        ),
+    )
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def _compare_images(
+    desired: Desired, live: LiveState, deleted_tags: set[str], found: _Found
+) -> None:
+    have, duplicates = _managed(live.images)
     want = {i.hash_key: i for i in desired.images}
     uploads = [_upload(i) for key, i in sorted(want.items()) if key not in have]
-    removes, adds = [], []
-    for key, image in sorted(want.items()):
-        if key in have:
-            current = set(have[key].tags)
-            gone = tuple(sorted(current - set(image.tags)))
-            new = tuple(sorted(set(image.tags) - current))
-            if gone:
-                removes.append(ops.ImageRetag(have[key].id, image.path, gone))
-            if new:
-                adds.append(ops.ImageRetag(have[key].id, image.path, new))
-    extra = sorted(i.id for key, i in have.items() if key not in want)
-    found: list[ops.Op] = []
+    removes, adds = _retags(want, have, deleted_tags)
+    extra = [image for key, image in sorted(have.items()) if key not in want]
     if uploads:
-        found.append(ops.UploadImages(reason="not in the project", images=tuple(uploads)))
-    if removes:
-        found.append(ops.RemoveImageTags(reason="tags differ from the spec", images=tuple(removes)))
-    if adds:
-        found.append(ops.AddImageTags(reason="tags differ from the spec", images=tuple(adds)))
-    if extra and desired.prune_images:
-        found.append(
-            ops.DeleteImages(reason="not in the spec (prune.images)", image_ids=tuple(extra))
+        found.add(
+            ops.UploadImages(
+                reason="not in the project", reason_code=R.MISSING, images=tuple(uploads)
+            )
         )
-    elif extra:
-        drift.append(f"{len(extra)} image(s) uploaded by cvspec are no longer in the spec (kept)")
-    unmanaged = sum(1 for i in live.images if not i.hash_key)
-    if unmanaged:
-        drift.append(f"{unmanaged} image(s) in the project were not uploaded by cvspec (kept)")
-    return found
+    if removes:
+        found.add(_retag_op(ops.RemoveImageTags, removes))
+    if adds:
+        found.add(_retag_op(ops.AddImageTags, adds))
+    _extra_images(extra, desired.prune_images, found)
+    _note_images(live.images, duplicates, found)
+
+
+def _managed(images: Iterable[LiveImage]) -> tuple[dict[str, LiveImage], list[LiveImage]]:
+    """Managed images by hash key (the lowest id wins), and the duplicates left over."""
+    have: dict[str, LiveImage] = {}
+    duplicates: list[LiveImage] = []
+    for image in sorted(images, key=lambda i: i.id):
+        if image.hash_key is None:
+            continue
+        if image.hash_key in have:
+            duplicates.append(image)
+        else:
+            have[image.hash_key] = image
+    return have, duplicates
 
 
 def _upload(image: DesiredImage) -> ops.ImageUpload:
-    return ops.ImageUpload(sha256=image.sha256, path=image.path, tags=image.tags)
+    return ops.ImageUpload(sha256=image.sha256, path=image.path, tags=image.tags, url=image.url)
 
 
-def _training_changes(training: DesiredTraining | None, live: LiveState) -> list[ops.Op]:
+def _retags(
+    want: dict[str, DesiredImage], have: dict[str, LiveImage], deleted_tags: set[str]
+) -> tuple[list[ops.ImageRetag], list[ops.ImageRetag]]:
+    removes: list[ops.ImageRetag] = []
+    adds: list[ops.ImageRetag] = []
+    for key, image in sorted(want.items()):
+        current = have.get(key)
+        if current is None:
+            continue
+        # Deleting a tag untags its images: no separate removal for it.
+        gone = sorted(set(current.tags) - set(image.tags) - deleted_tags)
+        new = sorted(set(image.tags) - set(current.tags))
+        if gone:
+            removes.append(ops.ImageRetag(current.id, image.path, tuple(gone)))
+        if new:
+            adds.append(ops.ImageRetag(current.id, image.path, tuple(new)))
+    return removes, adds
+
+
+def _retag_op(
+    kind: type[ops.RemoveImageTags | ops.AddImageTags], images: list[ops.ImageRetag]
+) -> ops.Op:
+    return kind(
+        reason="the image's tags differ from the spec",
+        reason_code=R.TAGS_DIFFER,
+        images=tuple(images),
+    )
+
+
+def _extra_images(extra: list[LiveImage], prune: bool, found: _Found) -> None:
+    if not extra:
+        return
+    if prune:
+        found.add(
+            ops.DeleteImages(
+                reason="the spec no longer lists them (prune.images)",
+                reason_code=R.NOT_IN_SPEC,
+                image_ids=tuple(i.id for i in extra),
+            )
+        )
+        return
+    found.drift.append(
+        Drift(
+            kind=DriftKind.UNLISTED_IMAGES,
+            address="images",
+            detail=(
+                f"{len(extra)} image(s) uploaded by cvspec are no longer in the spec; kept "
+                "(set prune.images to delete them)"
+            ),
+            counts=_tag_counts(extra),
+            items=tuple(i.id for i in extra),
+        )
+    )
+
+
+def _note_images(images: Iterable[LiveImage], duplicates: list[LiveImage], found: _Found) -> None:
+    unmanaged = [i for i in images if i.hash_key is None]
+    if unmanaged:
+        found.drift.append(
+            Drift(
+                kind=DriftKind.UNMANAGED_IMAGES,
+                address="images",
+                detail=(
+                    f"{len(unmanaged)} image(s) in the project were not uploaded by cvspec; "
+                    "cvspec never deletes them (the service trains on them too)"
+                ),
+                counts=_tag_counts(unmanaged),
+                items=tuple(i.id for i in unmanaged),
+            )
+        )
+    if duplicates:
+        found.drift.append(
+            Drift(
+                kind=DriftKind.DUPLICATE_IMAGES,
+                address="images",
+                detail=f"{len(duplicates)} image(s) repeat the identity of another; kept",
+                counts=_tag_counts(duplicates),
+                items=tuple(i.id for i in duplicates),
+            )
+        )
+
+
+def _tag_counts(images: Iterable[LiveImage]) -> tuple[tuple[str, int], ...]:
+    counts = Counter(t for i in images for t in i.tags or ("(untagged)",))
+    return tuple(sorted(counts.items()))
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+def _compare_training(training: DesiredTraining | None, live: LiveState) -> list[ops.Op]:
     if training is None:
         return []
     mine = [i for i in live.iterations if i.name == training.iteration_name]
     if any(i.status == "Completed" for i in mine):
         return []
-    waiting = any(i.status == "Training" for i in mine)
-    reason = _training_reason(live.iterations, waiting)
+    code, reason, previous = _training_reason(training, mine, live.iterations)
     return [
         ops.Train(
             reason=reason,
+            reason_code=code,
             iteration_name=training.iteration_name,
             training_type=training.training_type,
             budget_hours=training.budget_hours,
             notification_email=training.notification_email,
             force=training.force,
-            wait_only=waiting,
+            wait_only=code is R.TRAINING_IN_PROGRESS,
+            previous_iteration=previous,
         )
     ]
 
 
-def _training_reason(iterations: tuple[LiveIteration, ...], waiting: bool) -> str:
-    if waiting:
-        return "an iteration of this dataset is still training"
-    trained = [i for i in iterations if i.status == "Completed"]
+def _training_reason(
+    training: DesiredTraining, mine: list[LiveIteration], iterations: Iterable[LiveIteration]
+) -> tuple[ops.Reason, str, str | None]:
+    if any(i.status == "Training" for i in mine):
+        return R.TRAINING_IN_PROGRESS, "an iteration of this dataset is still training", None
+    if mine:
+        status = mine[-1].status
+        return R.TRAINING_FAILED, f"the last training of this dataset ended {status}", None
+    trained = [i for i in iterations if i.status == "Completed" and iteration_fingerprint(i.name)]
     if not trained:
-        return "no trained iteration yet"
-    latest = max(trained, key=lambda i: i.created)
-    return f"the dataset or training settings changed since iteration {latest.name!r}"
+        return R.FIRST_TRAINING, "no iteration trained by cvspec yet", None
+    latest = max(trained, key=lambda i: (i.created, i.id))
+    reason = f"the images, tags or training settings changed since iteration {latest.name!r}"
+    return R.DATASET_CHANGED, reason, latest.name
 
 
-def _publish_changes(
-    desired: Desired, live: LiveState, trains: bool, drift: list[str]
-) -> list[ops.Op]:
+# --- publishing and retention ----------------------------------------------------------------
+
+
+def _compare_publish(desired: Desired, live: LiveState, train: list[ops.Op], found: _Found) -> None:
     publish, training = desired.publish, desired.training
+    trains_new = any(isinstance(op, ops.Train) and not op.wait_only for op in train)
     if publish is None or training is None:
-        return []
+        found.add(*_retention(None, training, live, trains_new, set()))
+        return
     if not publish.prediction_resource_id:
         raise PlanError(
             "publish.prediction_resource: no prediction resource id; set it in the spec or "
             "set CVSPEC_PREDICTION_RESOURCE_ID"
         )
     target = training.iteration_name
-    found: list[ops.Op] = []
-    current = [i for i in live.iterations if i.publish_name == publish.name]
-    for it in current:
-        if it.name != target or it.prediction_resource_id != publish.prediction_resource_id:
-            found.append(
-                ops.Unpublish(
-                    reason=f"{publish.name!r} moves to iteration {target!r}",
-                    iteration_id=it.id,
-                    iteration_name=it.name,
-                    publish_name=it.publish_name,
-                )
-            )
-    if not any(i.name == target for i in current) or found:
-        found.append(
-            ops.Publish(
-                reason="the spec publishes the latest training",
-                iteration_name=target,
-                publish_name=publish.name,
-                prediction_resource_id=publish.prediction_resource_id,
-                gates=publish.gates,
-            )
-        )
-    for it in live.iterations:
-        if it.publish_name and it.publish_name != publish.name and iteration_fingerprint(it.name):
-            drift.append(f"iteration {it.name!r} is published as {it.publish_name!r} (kept)")
-    return found + _retention(publish, target, live, trains, found)
+    holders = [i for i in live.iterations if i.publish_name == publish.name]
+    moves = [i for i in holders if not _serves(i, target, publish)]
+    found.add(*(_unpublish(i, target) for i in moves))
+    if moves or not holders:
+        found.add(_publish(publish, target, holders))
+    found.add(*_retention(publish, training, live, trains_new, {i.id for i in moves}))
+
+
+def _serves(it: LiveIteration, target: str, publish: DesiredPublish) -> bool:
+    return it.name == target and it.prediction_resource_id == publish.prediction_resource_id
+
+
+def _unpublish(it: LiveIteration, target: str) -> ops.Op:
+    return ops.Unpublish(
+        reason=f"{it.publish_name!r} moves to iteration {target!r}",
+        reason_code=R.PUBLISH_MOVES,
+        iteration_id=it.id,
+        iteration_name=it.name,
+        publish_name=it.publish_name,
+    )
+
+
+def _publish(publish: DesiredPublish, target: str, holders: list[LiveIteration]) -> ops.Op:
+    assert publish.prediction_resource_id is not None
+    if holders:
+        code, reason = R.PUBLISH_MOVES, f"{publish.name!r} is published from {holders[0].name!r}"
+    else:
+        code, reason = R.NOT_PUBLISHED, f"nothing is published as {publish.name!r}"
+    return ops.Publish(
+        reason=reason,
+        reason_code=code,
+        iteration_name=target,
+        publish_name=publish.name,
+        prediction_resource_id=publish.prediction_resource_id,
+        gates=publish.gates,
+        baseline_iteration_id=holders[0].id if holders else None,
+    )
 
 
 def _retention(
-    publish: DesiredPublish, target: str, live: LiveState, trains: bool, found: list[ops.Op]
+    publish: DesiredPublish | None,
+    training: DesiredTraining | None,
+    live: LiveState,
+    trains_new: bool,
+    unpublishing: set[str],
 ) -> list[ops.Op]:
-    unpublishing = {op.iteration_id for op in found if isinstance(op, ops.Unpublish)}
+    """Delete the oldest unpublished cvspec iterations beyond publish.keep, or beyond the
+    service's iteration limit when training adds one."""
+    new = 1 if trains_new else 0
     owned = [i for i in live.iterations if iteration_fingerprint(i.name) is not None]
-    total_after = len(owned) + (1 if trains else 0)
-    limit_excess = len(live.iterations) + (1 if trains else 0) - ITERATION_LIMIT
-    excess = max(total_after - publish.keep, limit_excess)
+    over_keep = len(owned) + new - publish.keep if publish else 0
+    over_limit = len(live.iterations) + new - ITERATION_LIMIT
+    excess = max(over_keep, over_limit)
+    if excess <= 0:
+        return []
+    target = training.iteration_name if training else None
     candidates = sorted(
-        (i for i in owned if i.name != target and (not i.publish_name or i.id in unpublishing)),
+        (
+            i
+            for i in owned
+            if i.name != target
+            and i.status != "Training"
+            and (not i.publish_name or i.id in unpublishing)
+        ),
         key=lambda i: (i.created, i.id),
     )
+    if over_limit >= over_keep:
+        code, reason = (
+            R.ITERATION_LIMIT,
+            f"makes room under the limit of {ITERATION_LIMIT} iterations",
+        )
+    else:
+        assert publish is not None
+        code, reason = R.RETENTION, f"keeps at most {publish.keep} iterations (publish.keep)"
     return [
         ops.DeleteIteration(
-            reason=f"keeps at most {publish.keep} iterations (publish.keep)",
+            reason=reason,
+            reason_code=code,
             iteration_id=i.id,
             iteration_name=i.name,
             after_unpublish=i.id in unpublishing,
         )
-        for i in candidates[: max(0, excess)]
-        if i.status != "Training"
+        for i in candidates[:excess]
     ]
+
+
+def _note_iterations(live: LiveState, publish_name: str | None, found: _Found) -> None:
+    for it in live.iterations:
+        if iteration_fingerprint(it.name) is None:
+            found.drift.append(
+                Drift(
+                    kind=DriftKind.MANUAL_ITERATION,
+                    address=f"iteration.{it.name}",
+                    detail=f"was not trained by cvspec ({it.status}); kept",
+                )
+            )
+        if it.publish_name and it.publish_name != publish_name:
+            found.drift.append(
+                Drift(
+                    kind=DriftKind.MANUAL_PUBLISH,
+                    address=f"publish.{it.publish_name}",
+                    detail=(
+                        f"iteration {it.name!r} is published under a name the spec does not "
+                        "use; kept"
+                    ),
+                )
+            )

@@ -59,6 +59,21 @@ def decode_identity(image_id: str, metadata: Mapping[str, str] | None) -> str | 
     return None
 
 
+def manifest_entries(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Every (image id -> hash key) recorded in one batch manifest; empty when unmarked.
+
+    Image ids are lower-case canonical UUIDs. The live reader decodes each distinct manifest
+    once with this, instead of once per image with decode_identity.
+    """
+    if not metadata or metadata.get(MARKER_KEY) != MARKER_VALUE:
+        return {}
+    entries: dict[str, str] = {}
+    for n in range(_MAX_CHUNKS):
+        for record in _records(metadata.get(_CHUNK_KEY.format(n), "")):
+            entries.setdefault(str(uuid.UUID(bytes=record[:16])), record[16:].hex())
+    return entries
+
+
 def _records(value: str) -> list[bytes]:
     try:
         raw = base64.urlsafe_b64decode(value)

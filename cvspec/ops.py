@@ -1,15 +1,55 @@
-"""Typed plan operations: plain frozen data. Apply and render dispatch on their type."""
+"""Typed plan operations: plain frozen data. Apply and render dispatch on their type.
+
+Every operation carries `reason` (a sentence for people) and `reason_code` (a stable
+`Reason` for machines and tests, like Terraform's `action_reason`). Operations never call
+the service and never print: cvspec.apply executes them, cvspec.render shows them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why an operation is in a plan (stable codes; new ones may be added)."""
+
+    MISSING = "missing"
+    """The object is in the spec but not in the service."""
+    REPLACE_BECAUSE_CANNOT_UPDATE = "replace_because_cannot_update"
+    """A setting the service cannot change in place (classification or domain type)."""
+    SETTINGS_DIFFER = "settings_differ"
+    """An object exists in both, but its settings differ from the spec."""
+    NOT_IN_SPEC = "delete_because_not_in_spec"
+    """The spec no longer lists the object and its prune setting asks to delete it."""
+    TAGS_DIFFER = "tags_differ"
+    """An image's tags differ from the spec's."""
+    FIRST_TRAINING = "no_trained_iteration"
+    """No iteration has been trained yet."""
+    DATASET_CHANGED = "dataset_changed"
+    """The images, tags or training settings changed since the latest trained iteration."""
+    TRAINING_IN_PROGRESS = "training_in_progress"
+    """An iteration of this very dataset is still training: wait for it."""
+    TRAINING_FAILED = "training_failed"
+    """The iteration of this dataset failed to train: train it again."""
+    NOT_PUBLISHED = "not_published"
+    """The trained iteration is not published under the spec's publish name."""
+    PUBLISH_MOVES = "publish_moves"
+    """The publish name is on another iteration (or another prediction resource)."""
+    RETENTION = "retention"
+    """More iterations than publish.keep."""
+    ITERATION_LIMIT = "iteration_limit"
+    """The service's per-project iteration limit would be exceeded by training."""
+    DESTROY = "destroy_requested"
+    """The user asked to destroy the project (cvspec destroy)."""
 
 
 @dataclass(frozen=True)
 class ImageUpload:
     sha256: str
-    path: str  # relative to the spec's directory
+    path: str  # relative to the spec's directory; the URL for URL sources
     tags: tuple[str, ...]
+    url: str | None = None  # set for URL sources (uploaded through the URL API)
 
 
 @dataclass(frozen=True)
@@ -46,12 +86,13 @@ class Gates:
     regression_tolerance: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Op:
     reason: str
+    reason_code: Reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateProject(Op):
     name: str
     description: str
@@ -59,13 +100,16 @@ class CreateProject(Op):
     classification_type: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeleteProject(Op):
+    """Deletes the project; with REPLACE_BECAUSE_CANNOT_UPDATE the plan's CreateProject
+    re-creates it, and both show as one replacement (-/+)."""
+
     project_id: str
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UpdateProject(Op):
     project_id: str
     name: str
@@ -73,48 +117,51 @@ class UpdateProject(Op):
     after: dict[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateTag(Op):
     name: str
     description: str
     type: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UpdateTag(Op):
+    """Changes a tag's settings; `name` is the new name (a case-only rename is an update)."""
+
     tag_id: str
     name: str
     before: dict[str, str]
     after: dict[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeleteTag(Op):
     tag_id: str
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UploadImages(Op):
     images: tuple[ImageUpload, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RemoveImageTags(Op):
     images: tuple[ImageRetag, ...]  # tags to remove from each image
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AddImageTags(Op):
     images: tuple[ImageRetag, ...]  # tags to add to each image
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeleteImages(Op):
     image_ids: tuple[str, ...]
+    paths: tuple[str, ...] = ()  # what the images were, for display (may be empty)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Train(Op):
     iteration_name: str
     training_type: str  # "Regular" | "Advanced"
@@ -122,53 +169,64 @@ class Train(Op):
     notification_email: str | None
     force: bool
     wait_only: bool = False  # an iteration with this name is already training
+    previous_iteration: str | None = None  # the latest trained cvspec iteration, for display
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Publish(Op):
     iteration_name: str
     publish_name: str
     prediction_resource_id: str
-    gates: Gates = Gates()
+    gates: Gates = field(default_factory=Gates)
+    baseline_iteration_id: str | None = None  # published under this name now (no_regression)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Unpublish(Op):
     iteration_id: str
     iteration_name: str
     publish_name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeleteIteration(Op):
     iteration_id: str
     iteration_name: str
     after_unpublish: bool = False  # published until this plan's Unpublish runs
 
 
-# Execution order: parents before children on create, dependants before parents on delete,
-# old iterations go before training (the 20-iteration limit), and a publish name moves off
-# the old iteration just before it lands on the new one.
-RANK: dict[type[Op], float] = {
-    DeleteProject: -1,
-    CreateProject: 0,
-    UpdateProject: 1,
-    CreateTag: 2,
-    UpdateTag: 3,
-    RemoveImageTags: 4,
-    DeleteImages: 5,
-    UploadImages: 6,
-    AddImageTags: 7,
-    DeleteTag: 8,
-    DeleteIteration: 8.5,
-    Train: 9,
-    Unpublish: 10,
-    Publish: 11,
+# Execution order: a replaced project goes first; parents are created before children;
+# pruned tags go before tag changes (deleting a tag untags its images, and frees room under
+# the tag limit); images are untagged before they are tagged again (multiclass allows one tag)
+# and deleted before uploads (the image limit); old iterations go before training (the
+# iteration limit); a publish name moves off the old iteration just before it lands on the
+# new one, and a previously published iteration can be deleted only after that.
+RANK: dict[type[Op], int] = {
+    DeleteProject: 0,
+    CreateProject: 1,
+    UpdateProject: 2,
+    DeleteTag: 3,
+    CreateTag: 4,
+    UpdateTag: 5,
+    RemoveImageTags: 6,
+    DeleteImages: 7,
+    UploadImages: 8,
+    AddImageTags: 9,
+    DeleteIteration: 10,
+    Train: 11,
+    Unpublish: 12,
+    Publish: 13,
 }
+_AFTER_PUBLISH = 14
 
 
-def rank(op: Op) -> float:
+def rank(op: Op) -> int:
     """Where an operation runs in a plan."""
     if isinstance(op, DeleteIteration) and op.after_unpublish:
-        return 12
+        return _AFTER_PUBLISH
     return RANK[type(op)]
+
+
+def op_types() -> dict[str, type[Op]]:
+    """Every operation class by name (for plan files)."""
+    return {cls.__name__: cls for cls in RANK}

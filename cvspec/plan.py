@@ -1,36 +1,76 @@
-"""The plan: an ordered, immutable list of operations plus what it was made against."""
+"""The plan: an ordered, immutable list of operations, the drift seen, and what it was made
+against (a fingerprint of the live state, so that a saved plan can be refused when stale)."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from cvspec import ops
-from cvspec.live import LiveState
+from cvspec.live import LiveState, LiveSummary, fingerprint_live, summarize_live
+
+OpT = TypeVar("OpT", bound=ops.Op)
+
+
+class DriftKind(StrEnum):
+    """What changed outside cvspec (stable codes)."""
+
+    UNMANAGED_IMAGES = "unmanaged_images"
+    """Images cvspec did not upload (no identity marker): shown, never deleted."""
+    UNLISTED_IMAGES = "unlisted_images"
+    """Images cvspec uploaded that the spec no longer lists, kept (prune.images is off)."""
+    UNLISTED_TAG = "unlisted_tag"
+    """A tag of the project that the spec does not list, kept (prune.tags is off)."""
+    MANUAL_ITERATION = "manual_iteration"
+    """An iteration that cvspec did not name (trained in the portal or another tool)."""
+    MANUAL_PUBLISH = "manual_publish"
+    """An iteration published under a name the spec does not use."""
+    DUPLICATE_IMAGES = "duplicate_images"
+    """Several images of the project carry the same cvspec identity."""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference made outside cvspec that this plan leaves as it is."""
+
+    kind: DriftKind
+    address: str
+    detail: str
+    counts: tuple[tuple[str, int], ...] = ()  # per-tag image counts, when about images
+    items: tuple[str, ...] = ()  # the images' paths or ids, for --verbose
 
 
 @dataclass(frozen=True)
 class Plan:
     project_name: str
     operations: tuple[ops.Op, ...]
-    drift: tuple[str, ...]
+    drift: tuple[Drift, ...]
     live_fingerprint: str
+    live_summary: LiveSummary | None = None
     target: str = ""  # "azure" or "emulator", for display
+    spec_path: str = ""  # the spec it was made from (absolute); image paths are relative to it
+    destroy: bool = False  # a plan of `cvspec destroy`
 
     def is_empty(self) -> bool:
         return not self.operations
 
-    def of_type(self, kind: type[ops.Op]) -> list[Any]:
+    def of_type(self, kind: type[OpT]) -> list[OpT]:
         return [op for op in self.operations if isinstance(op, kind)]
+
+    def deletes_anything(self) -> bool:
+        """True when the plan destroys a project, tag, image, iteration or publication."""
+        deleting = (ops.DeleteProject, ops.DeleteTag, ops.DeleteImages, ops.DeleteIteration)
+        return any(isinstance(op, (*deleting, ops.Unpublish)) for op in self.operations)
 
 
 def live_fingerprint(live: LiveState) -> str:
     """A digest of the live state, to tell whether a saved plan went stale."""
-    text = json.dumps(dataclasses.asdict(live), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return fingerprint_live(live)
+
+
+def live_summary(live: LiveState) -> LiveSummary:
+    return summarize_live(live)
 
 
 def order(operations: list[ops.Op]) -> tuple[ops.Op, ...]:
@@ -38,9 +78,6 @@ def order(operations: list[ops.Op]) -> tuple[ops.Op, ...]:
     return tuple(sorted(operations, key=lambda op: (ops.rank(op), _key(op))))
 
 
-def _key(op: ops.Op) -> str:
-    for field in ("name", "iteration_name", "publish_name"):
-        value = getattr(op, field, None)
-        if isinstance(value, str):
-            return value
-    return ""
+def _key(op: ops.Op) -> tuple[str, ...]:
+    values: list[Any] = [getattr(op, f, "") for f in ("name", "iteration_name", "publish_name")]
+    return tuple(v if isinstance(v, str) else "" for v in values)

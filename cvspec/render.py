@@ -39,7 +39,8 @@ def render_text(plan: Plan, verbose: bool = False) -> str:
             lines.extend(describe(op, verbose))
         lines += ["", *summary_lines(plan)]
     if plan.drift:
-        lines += ["", "Changes outside cvspec (drift):", *(f"  ! {d}" for d in plan.drift)]
+        lines += ["", "Changes outside cvspec (drift):"]
+        lines += [f"  ! {d.address}: {d.detail}" for d in plan.drift]
     return "\n".join(lines)
 
 
@@ -174,7 +175,7 @@ def render_json(plan: Plan) -> str:
         "live_fingerprint": plan.live_fingerprint,
         "summary": dataclasses.asdict(s),
         "changes": [_change(op) for op in plan.operations],
-        "drift": list(plan.drift),
+        "drift": [dataclasses.asdict(d) for d in plan.drift],
     }
     return json.dumps(doc, indent=2, sort_keys=False)
 

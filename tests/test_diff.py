@@ -194,4 +194,6 @@ def test_retention_deletes_oldest_unpublished_cvspec_iterations() -> None:
 
 def test_drift_is_reported() -> None:
     plan = diff(desired(), live(images=(*IMAGES, LiveImage("u", None, ()))))
-    assert plan.drift == ("1 image(s) in the project were not uploaded by cvspec (kept)",)
+    assert [(d.kind, d.counts, d.items) for d in plan.drift] == [
+        ("unmanaged_images", (("(untagged)", 1),), ("u",))
+    ]
