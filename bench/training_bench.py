@@ -283,7 +283,7 @@ def report(args: argparse.Namespace) -> str:
         "## Speed",
         "",
         f"{n} JPEGs were generated in memory by augmenting the 45 fruit training photos "
-        "(random crop, flip, rotation, brightness/colour jitter; 640x480).",
+        "(random crop, flip, rotation, brightness/colour jitter; 800x600).",
         "",
         "| measurement | figure | target |",
         "| --- | ---: | ---: |",

@@ -14,7 +14,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-FEATURE_VERSION = "cvspec-features-2"
+FEATURE_VERSION = "cvspec-features-3"
 
 SIZE = 128  # images are decoded (with JPEG draft mode) and resized to SIZE x SIZE
 _HUE_BINS = 12
@@ -23,6 +23,22 @@ _VAL_EDGES = np.array([0.33, 0.7], dtype=np.float32)
 _WHUE_BINS = 24
 _ORIENT_BINS = 9
 _EPS = 1e-6
+
+# Consecutive groups of the feature vector, in order. The classifier gives each group the same
+# total weight after standardisation, so a large group (e.g. the 4x4 HOG) cannot drown a small,
+# informative one (e.g. edge statistics).
+FEATURE_GROUPS: tuple[tuple[str, int], ...] = (
+    ("hsv_joint_histogram", _HUE_BINS * 9),
+    ("weighted_hue_histogram", _WHUE_BINS),
+    ("colour_layout_4x4", 16 * 4),
+    ("colour_moments", 10),
+    ("hog_global_signed", 2 * _ORIENT_BINS),
+    ("hog_2x2", 4 * _ORIENT_BINS),
+    ("hog_4x4", 16 * _ORIENT_BINS),
+    ("edge_statistics", 6),
+    ("lbp_two_scales", 20),
+)
+FEATURE_LENGTH = sum(size for _, size in FEATURE_GROUPS)
 
 
 def load_image(data: bytes, size: int = SIZE) -> Image.Image:
@@ -129,18 +145,24 @@ def gradient_features(grey: np.ndarray) -> np.ndarray:
         _cell_histograms(mag, unsigned, _ORIENT_BINS, 2),
         _cell_histograms(mag, unsigned, _ORIENT_BINS, 4),
     ]
-    stats = np.array(
+    return np.concatenate([*parts, _edge_statistics(grey, mag)])
+
+
+def _edge_statistics(grey: np.ndarray, mag: np.ndarray) -> np.ndarray:
+    """Contrast-normalised edge strength and density (robust to dim or low-contrast shots)."""
+    contrast = float(grey.std()) + 1e-3
+    rel = mag / contrast
+    return np.array(
         [
-            mag.mean(),
-            mag.std(),
-            (mag > 0.05).mean(),
-            (mag > 0.15).mean(),
-            (mag > 0.3).mean(),
-            grey.std(),
+            rel.mean(),
+            rel.std(),
+            (rel > 0.25).mean(),
+            (rel > 0.75).mean(),
+            (rel > 1.5).mean(),
+            np.log(contrast),
         ],
         dtype=np.float32,
     )
-    return np.concatenate([*parts, stats])
 
 
 def _lbp_riu2_table() -> np.ndarray:

@@ -3,7 +3,8 @@
 Owns the import surface the emulator server codes against:
 
 * ``Example``, ``extract_features`` and ``FEATURE_VERSION`` (features live in ``features.py``);
-* ``train`` fits a linear classifier on standardised features -- softmax (multinomial logistic
+* ``train`` fits a linear classifier on standardised features, each feature group given the same
+  total weight (see ``features.FEATURE_GROUPS``) -- softmax (multinomial logistic
   regression) for multiclass projects, independent one-vs-rest logistic regressions for
   multilabel projects; the negative tag is a trainable class like any other -- and computes
   held-out probabilities for every training image by stratified k-fold cross-validation;
@@ -32,7 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from cvspec.emulator.features import FEATURE_VERSION, extract_features
+from cvspec.emulator.features import FEATURE_GROUPS, FEATURE_VERSION, extract_features
 
 __all__ = [
     "FEATURE_VERSION",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 MAX_FOLDS = 5
-C_REGULARISATION = 0.05
+C_REGULARISATION = 1.0
 MAX_ITER = 300
 _MAGIC = b"CVSPECLM1\n"
 _ABSENT_LOGIT = -30.0  # logit of a class with no training examples (probability ~ 0)
@@ -113,11 +114,24 @@ class _LinearModel:
         return e / e.sum(axis=1, keepdims=True)
 
 
+def group_weights(n_features: int) -> np.ndarray:
+    """Per-feature weights giving every feature group the same total weight (RMS weight 1).
+
+    Vectors that do not have the image-feature layout (e.g. synthetic ones) are left unweighted.
+    """
+    sizes = [size for _, size in FEATURE_GROUPS]
+    if n_features != sum(sizes):
+        return np.ones(n_features)
+    weights = np.concatenate([np.full(size, 1.0 / np.sqrt(size)) for size in sizes])
+    return weights / np.sqrt(np.mean(weights**2))
+
+
 def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and effective scale: z = (x - mean) / scale is standardised and group-weighted."""
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-8] = 1.0
-    return mean, scale
+    return mean, scale / group_weights(x.shape[1])
 
 
 def _logistic(z: np.ndarray, y: np.ndarray, seed: int) -> LogisticRegression:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cvspec.emulator.features import FEATURE_GROUPS
 from cvspec.emulator.learning import (
     FEATURE_VERSION,
     Example,
@@ -115,6 +116,11 @@ def test_features_handle_tiny_and_extreme_aspect_images() -> None:
 def test_features_of_a_flat_image_are_finite() -> None:
     vector = extract_features(_encode(Image.new("RGB", (64, 64), (255, 255, 255)), "PNG"))
     assert np.isfinite(vector).all()
+
+
+def test_feature_groups_cover_the_whole_vector() -> None:
+    vector = extract_features(_encode(_photo(1), "JPEG"))
+    assert sum(size for _, size in FEATURE_GROUPS) == vector.shape[0]
 
 
 def test_features_are_deterministic_and_versioned() -> None:
