@@ -1,41 +1,90 @@
-"""Execute a plan through the SDK: one handler per operation type, each safe to re-run."""
+"""Execute a plan through the SDK: one handler per operation type, each safe to re-run.
+
+Operations run in plan order; the calls inside one operation (upload batches, tag changes,
+deletions) run concurrently on `parallelism` threads, all under the endpoint's shared rate
+limit (cvspec.sdk). Nothing here prints: progress goes out as events through `emit`
+(cvspec.progress turns them into a progress bar, lines or JSON).
+
+Every handler tolerates a service that already did the work (a previous apply was killed,
+or a retried call had landed): existing names are adopted, OKDuplicate is success,
+"not found" on delete is done. Per-image failures are collected and the run carries on.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import singledispatch
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.cognitiveservices.vision.customvision.training import models as m
 
-from cvspec import ops
-from cvspec.errors import CvspecError, GateError, ServiceError
-from cvspec.identity import encode_manifest
+from cvspec import ops, training
+from cvspec.errors import CvspecError, ServiceError
+from cvspec.gates import Evaluation
 from cvspec.live import read_live
 from cvspec.plan import Plan
 from cvspec.sdk import call
 from cvspec.service import Service
+from cvspec.upload import upload_images
 
-BATCH_IMAGES = 64  # images per upload call
-BATCH_TAGS = 20  # distinct tags per upload call
+T = TypeVar("T")
 BATCH_IMAGE_TAGS = 128  # image-tag pairs per CreateImageTags call
+BATCH_UNTAG_IMAGES = 64  # image ids per DeleteImageTags call
 BATCH_DELETE = 256  # image ids per DeleteImages call
-POLL_SECONDS = 1.0
+DEFAULT_PARALLELISM = 4
 
-Emit = Callable[..., None]  # emit(event_name, **fields): progress for the CLI to show
+Emit = Callable[..., None]  # emit(event_name, **fields)
 
 
 @dataclass
 class Context:
+    """What handlers share during one apply."""
+
     service: Service
     base_dir: Path
     emit: Emit
+    parallelism: int = DEFAULT_PARALLELISM
+    threshold: float = 0.5  # where precision and recall are measured (the gates' threshold)
+    publishing: frozenset[str] = frozenset()  # publish names a Publish of this plan takes
     project_id: str | None = None
     tag_ids: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def project(self) -> str:
+        if self.project_id is None:
+            raise CvspecError("internal error: no project to operate on")
+        return self.project_id
+
+    def tag_list(self, names: Iterable[str]) -> list[str]:
+        return [self.tag_ids[name] for name in names]
+
+    def fail(self, path: str, message: str) -> None:
+        """Record a per-image failure: reported at the end, the run goes on."""
+        with self._lock:
+            self.failures.append(f"{path}: {message}")
+        self.emit("image_failed", path=path, message=message)
+
+    def run_parallel(self, items: Sequence[T], fn: Callable[[T], None]) -> None:
+        """fn(item) for every item on up to `parallelism` threads; the first error stops all."""
+        if self.parallelism <= 1 or len(items) <= 1:
+            for item in items:
+                fn(item)
+            return
+        pool = ThreadPoolExecutor(min(self.parallelism, len(items)), "cvspec-apply")
+        futures: list[Future[None]] = [pool.submit(fn, item) for item in items]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
 
 @dataclass(frozen=True)
@@ -44,9 +93,23 @@ class ApplyResult:
     failures: tuple[str, ...]
 
 
-def apply_plan(plan: Plan, service: Service, base_dir: Path, emit: Emit) -> ApplyResult:
+def apply_plan(
+    plan: Plan,
+    service: Service,
+    base_dir: Path,
+    emit: Emit,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> ApplyResult:
     """Run every operation of `plan` in order; per-image failures are collected, not fatal."""
-    ctx = Context(service=service, base_dir=base_dir, emit=emit)
+    publishes = plan.of_type(ops.Publish)
+    ctx = Context(
+        service=service,
+        base_dir=base_dir,
+        emit=emit,
+        parallelism=max(1, parallelism),
+        threshold=publishes[0].gates.threshold if publishes else 0.5,
+        publishing=frozenset(p.publish_name for p in publishes),
+    )
     _refresh(ctx, plan.project_name)
     for op in plan.operations:
         emit("op_start", op=op)
@@ -60,24 +123,24 @@ def _refresh(ctx: Context, project_name: str) -> None:
     ctx.tag_ids = {t.name: t.id for t in live.tags}
 
 
-def _project(ctx: Context) -> str:
-    if ctx.project_id is None:
-        raise CvspecError("internal error: no project to operate on")
-    return ctx.project_id
-
-
 @singledispatch
 def execute(op: ops.Op, ctx: Context) -> None:
-    raise NotImplementedError(f"no handler for {type(op).__name__}")
+    """Run one operation. Every operation type needs a handler: a missing one is a bug."""
+    raise NotImplementedError(f"no apply handler for {type(op).__name__}")
 
 
 @execute.register
 def _(op: ops.DeleteProject, ctx: Context) -> None:
     client = ctx.service.training
-    for it in call(client.get_iterations, op.project_id):
-        if it.publish_name:
-            call(client.unpublish_iteration, op.project_id, it.id)
-    call(client.delete_project, op.project_id)
+    try:
+        published = [i for i in call(client.get_iterations, op.project_id) if i.publish_name]
+        for iteration in published:
+            ctx.project_id = op.project_id
+            training.unpublish(ctx, iteration.id)
+        call(client.delete_project, op.project_id)
+    except ServiceError as exc:
+        if exc.code != "NotFoundProject":
+            raise
     ctx.project_id, ctx.tag_ids = None, {}
 
 
@@ -118,30 +181,34 @@ def _(op: ops.CreateTag, ctx: Context) -> None:
     client = ctx.service.training
     try:
         tag = call(
-            client.create_tag, _project(ctx), op.name, description=op.description, type=op.type
+            client.create_tag, ctx.project(), op.name, description=op.description, type=op.type
         )
     except ServiceError as exc:
         if exc.code != "BadRequestTagNameNotUnique":
             raise
-        tag = next(t for t in call(client.get_tags, _project(ctx)) if t.name == op.name)
+        tag = next(
+            t for t in call(client.get_tags, ctx.project()) if t.name.lower() == op.name.lower()
+        )
     ctx.tag_ids[op.name] = tag.id
 
 
 @execute.register
 def _(op: ops.UpdateTag, ctx: Context) -> None:
-    current = call(ctx.service.training.get_tag, _project(ctx), op.tag_id)
+    current = call(ctx.service.training.get_tag, ctx.project(), op.tag_id)
     tag = m.Tag(
         name=op.name,
         description=op.after.get("description", current.description or ""),
         type=op.after.get("type", current.type),
     )
-    call(ctx.service.training.update_tag, _project(ctx), op.tag_id, tag)
+    call(ctx.service.training.update_tag, ctx.project(), op.tag_id, tag)
+    ctx.tag_ids = {n: i for n, i in ctx.tag_ids.items() if i != op.tag_id}
+    ctx.tag_ids[op.name] = op.tag_id
 
 
 @execute.register
 def _(op: ops.DeleteTag, ctx: Context) -> None:
     try:
-        call(ctx.service.training.delete_tag, _project(ctx), op.tag_id)
+        call(ctx.service.training.delete_tag, ctx.project(), op.tag_id)
     except ServiceError as exc:
         if exc.code != "NotFoundTag":
             raise
@@ -150,54 +217,7 @@ def _(op: ops.DeleteTag, ctx: Context) -> None:
 
 @execute.register
 def _(op: ops.UploadImages, ctx: Context) -> None:
-    done = 0
-    total = len(op.images)
-    for batch in _upload_batches(op.images):
-        _upload_batch(batch, ctx)
-        done += len(batch)
-        ctx.emit("upload_progress", done=done, total=total)
-
-
-def _upload_batches(images: Sequence[ops.ImageUpload]) -> Iterator[list[ops.ImageUpload]]:
-    batch: list[ops.ImageUpload] = []
-    tags: set[str] = set()
-    for image in images:
-        if len(batch) == BATCH_IMAGES or len(tags | set(image.tags)) > BATCH_TAGS:
-            yield batch
-            batch, tags = [], set()
-        batch.append(image)
-        tags |= set(image.tags)
-    if batch:
-        yield batch
-
-
-def _upload_batch(batch: list[ops.ImageUpload], ctx: Context) -> None:
-    entries = [
-        m.ImageFileCreateEntry(
-            name=image.path,
-            contents=(ctx.base_dir / image.path).read_bytes(),
-            tag_ids=[ctx.tag_ids[t] for t in image.tags],
-        )
-        for image in batch
-    ]
-    summary = call(
-        ctx.service.training.create_images_from_files,
-        _project(ctx),
-        m.ImageFileCreateBatch(images=entries),
-    )
-    uploaded: list[tuple[str, str]] = []
-    for image, result in zip(batch, summary.images, strict=True):
-        if result.status in ("OK", "OKDuplicate") and result.image is not None:
-            uploaded.append((result.image.id, image.sha256))
-        else:
-            ctx.failures.append(f"{image.path}: upload failed: {result.status}")
-    if uploaded:
-        call(
-            ctx.service.training.update_image_metadata,
-            _project(ctx),
-            [image_id for image_id, _ in uploaded],
-            encode_manifest(uploaded),
-        )
+    upload_images(op, ctx)
 
 
 @execute.register
@@ -206,9 +226,17 @@ def _(op: ops.RemoveImageTags, ctx: Context) -> None:
     for image in op.images:
         for tag in image.tags:
             by_tag.setdefault(tag, []).append(image.image_id)
-    for tag, image_ids in sorted(by_tag.items()):
-        for chunk in _chunks(image_ids, 64):
-            call(ctx.service.training.delete_image_tags, _project(ctx), chunk, [ctx.tag_ids[tag]])
+    work = [
+        (ctx.tag_ids[tag], chunk)
+        for tag, image_ids in sorted(by_tag.items())
+        if tag in ctx.tag_ids  # a tag deleted earlier in this plan took its image tags along
+        for chunk in chunks(image_ids, BATCH_UNTAG_IMAGES)
+    ]
+    ctx.run_parallel(
+        work,
+        lambda w: call(ctx.service.training.delete_image_tags, ctx.project(), w[1], [w[0]]),
+    )
+    ctx.emit("retagged", images=len(op.images), removed=True)
 
 
 @execute.register
@@ -218,145 +246,57 @@ def _(op: ops.AddImageTags, ctx: Context) -> None:
         for image in op.images
         for tag in image.tags
     ]
-    for chunk in _chunks(pairs, BATCH_IMAGE_TAGS):
-        batch = m.ImageTagCreateBatch(tags=chunk)
-        call(ctx.service.training.create_image_tags, _project(ctx), tags=batch.tags)
+    path_of = {image.image_id.lower(): image.path for image in op.images}
+
+    def add(chunk: list[m.ImageTagCreateEntry]) -> None:
+        summary = call(ctx.service.training.create_image_tags, ctx.project(), tags=chunk)
+        for refused in summary.exceeded or ():
+            path = path_of.get(str(refused.image_id).lower(), str(refused.image_id))
+            ctx.fail(path, "tag refused: the image has too many tags")
+
+    ctx.run_parallel(list(chunks(pairs, BATCH_IMAGE_TAGS)), add)
+    ctx.emit("retagged", images=len(op.images), removed=False)
 
 
 @execute.register
 def _(op: ops.DeleteImages, ctx: Context) -> None:
-    for chunk in _chunks(list(op.image_ids), BATCH_DELETE):
-        call(
-            ctx.service.training.delete_images, _project(ctx), image_ids=chunk, all_iterations=True
-        )
+    def delete(chunk: list[str]) -> None:
+        try:
+            call(
+                ctx.service.training.delete_images,
+                ctx.project(),
+                image_ids=chunk,
+                all_iterations=True,
+            )
+        except ServiceError as exc:
+            if exc.code not in ("NotFoundImage", "BadRequestImageNotFound"):
+                raise
+
+    ctx.run_parallel(list(chunks(list(op.image_ids), BATCH_DELETE)), delete)
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 @execute.register
 def _(op: ops.Train, ctx: Context) -> None:
-    iteration = _find_iteration(ctx, op.iteration_name) if op.wait_only else None
-    if iteration is None:
-        iteration = _start_training(op, ctx)
-    iteration = _wait(iteration, ctx)
-    if iteration.status != "Completed":
-        detail = getattr(iteration, "training_error_details", None) or iteration.status
-        raise ServiceError(f"training of iteration {op.iteration_name!r} failed: {detail}")
-    ctx.emit("evaluation", iteration=op.iteration_name, performance=_performance(ctx, iteration.id))
-
-
-def _start_training(op: ops.Train, ctx: Context) -> Any:
-    client = ctx.service.training
-    try:
-        iteration = call(
-            client.train_project,
-            _project(ctx),
-            training_type=op.training_type,
-            reserved_budget_in_hours=op.budget_hours,
-            force_train=op.force,
-            notification_email_address=op.notification_email,
-        )
-    except ServiceError as exc:
-        # Nothing changed since an earlier training (e.g. an apply died before naming it):
-        # adopt that iteration instead of forcing a new one.
-        if exc.code == "BadRequestTrainingNotNeeded":
-            iteration = _latest(ctx, "Completed")
-        elif exc.code == "BadRequestTrainingAlreadyInProgress":
-            iteration = _latest(ctx, "Training")
-        else:
-            raise
-    return call(client.update_iteration, _project(ctx), iteration.id, op.iteration_name)
-
-
-def _latest(ctx: Context, status: str) -> Any:
-    found = [
-        i for i in call(ctx.service.training.get_iterations, _project(ctx)) if i.status == status
-    ]
-    if not found:
-        raise ServiceError(f"the service reports no {status.lower()} iteration to adopt")
-    return max(found, key=lambda i: i.created)
-
-
-def _find_iteration(ctx: Context, name: str) -> Any:
-    iterations = call(ctx.service.training.get_iterations, _project(ctx))
-    return next((i for i in iterations if i.name == name), None)
-
-
-def _wait(iteration: Any, ctx: Context) -> Any:
-    started = time.monotonic()
-    while iteration.status == "Training":
-        ctx.emit(
-            "training",
-            iteration=iteration.name,
-            status=iteration.status,
-            elapsed=time.monotonic() - started,
-        )
-        time.sleep(POLL_SECONDS)
-        iteration = call(ctx.service.training.get_iteration, _project(ctx), iteration.id)
-    ctx.emit(
-        "training_done",
-        iteration=iteration.name,
-        status=iteration.status,
-        elapsed=time.monotonic() - started,
-    )
-    return iteration
-
-
-def _performance(ctx: Context, iteration_id: str, threshold: float = 0.5) -> Any:
-    return call(
-        ctx.service.training.get_iteration_performance,
-        _project(ctx),
-        iteration_id,
-        threshold=threshold,
-    )
-
-
-@execute.register
-def _(op: ops.Unpublish, ctx: Context) -> None:
-    try:
-        call(ctx.service.training.unpublish_iteration, _project(ctx), op.iteration_id)
-    except ServiceError as exc:
-        if exc.code not in ("BadRequestIterationNotPublished", "NotFoundIteration"):
-            raise
+    training.train(op, ctx)
 
 
 @execute.register
 def _(op: ops.Publish, ctx: Context) -> None:
-    iteration = _find_iteration(ctx, op.iteration_name)
-    if iteration is None or iteration.status != "Completed":
-        raise ServiceError(f"iteration {op.iteration_name!r} is not trained; cannot publish it")
-    _check_gates(op.gates, _performance(ctx, iteration.id, op.gates.threshold))
-    call(
-        ctx.service.training.publish_iteration,
-        _project(ctx),
-        iteration.id,
-        op.publish_name,
-        op.prediction_resource_id,
-    )
+    training.publish(op, ctx)
 
 
-def _check_gates(gates: ops.Gates, perf: Any) -> None:
-    checks = [
-        ("precision", gates.min_precision, perf.precision),
-        ("recall", gates.min_recall, perf.recall),
-        ("average precision", gates.min_ap, perf.average_precision),
-    ]
-    failed = [
-        f"{name} {actual:.3f} < {minimum:.3f}"
-        for name, minimum, actual in checks
-        if minimum is not None and (actual or 0.0) < minimum
-    ]
-    if failed:
-        raise GateError("quality gate failed, not publishing: " + "; ".join(failed))
+@execute.register
+def _(op: ops.Unpublish, ctx: Context) -> None:
+    if op.publish_name in ctx.publishing:
+        return  # the Publish of this plan moves the name in one step, after its gates pass
+    training.unpublish(ctx, op.iteration_id)
 
 
 @execute.register
 def _(op: ops.DeleteIteration, ctx: Context) -> None:
-    try:
-        call(ctx.service.training.delete_iteration, _project(ctx), op.iteration_id)
-    except ServiceError as exc:
-        if exc.code != "NotFoundIteration":
-            raise
+    training.delete_iteration(ctx, op.iteration_id)

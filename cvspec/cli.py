@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from cvspec import __version__
-from cvspec.commands.apply import apply
+from cvspec.commands.apply import apply, destroy
 from cvspec.commands.plan import plan
 from cvspec.commands.predict import predict
 from cvspec.commands.validate import schema, validate
@@ -41,7 +41,7 @@ def main() -> None:
     """
 
 
-for command in (validate, plan, apply, predict, schema):
+for command in (validate, plan, apply, destroy, predict, schema):
     main.add_command(command)
 
 

@@ -1,42 +1,185 @@
-"""Calling the SDK: service errors become ServiceError; transient failures are retried.
+"""Calling the SDK: one rate limit and one retry policy per endpoint, for every HTTP method.
 
-The SDK (msrest on urllib3 2.x) never retries POST or PATCH and retries 429 only with a
-Retry-After header, so cvspec retries every method itself (see docs/service-behavior §11).
+The SDK (msrest on urllib3 2.x) never retries POST or PATCH, retries 429 on GET/DELETE only
+with a Retry-After header and turns 5xx on GET into a ClientRequestError that hides the status
+(docs/service-behavior §11). So the first time `call` sees a client it switches the SDK's own
+retries off, and from then on cvspec's policy is the only one:
+
+* every call waits for the endpoint's shared RateLimiter (the tier's calls per second);
+* 429 (honouring Retry-After, which also pauses every other caller), 408/5xx, timeouts and
+  dropped connections are retried with exponential backoff and jitter;
+* any other refusal becomes a ServiceError carrying the service's error code.
+
+Retried POSTs may have reached the service before the connection dropped, so every caller of
+a non-idempotent operation must treat "already done" answers as success (see apply.py).
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import requests
+import urllib3.exceptions
 from azure.cognitiveservices.vision.customvision.training.models import CustomVisionErrorException
-from msrest.exceptions import ClientRequestError, HttpOperationError
+from msrest.exceptions import ClientRequestError, DeserializationError, HttpOperationError
 
 from cvspec.errors import ServiceError
+from cvspec.ratelimit import DEFAULT_RATE, RateLimiter
 
 T = TypeVar("T")
 
-RETRIES = 6
-_TRANSIENT = {408, 429, 500, 502, 503, 504}
+RETRIES = 8
+BACKOFF_BASE = 0.25  # seconds before the first retry without Retry-After
+BACKOFF_MAX = 8.0
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_TRANSPORT_ERRORS = (
+    ClientRequestError,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """One retried call, for progress reporting."""
+
+    operation: str
+    attempt: int
+    reason: str  # "429", "503", "connection", ...
+    delay: float
+
+
+@dataclass
+class CallStats:
+    """Counters over every call made through one policy (thread-safe)."""
+
+    calls: Counter[str] = field(default_factory=Counter)  # attempts, by operation
+    retries: Counter[str] = field(default_factory=Counter)  # by reason
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+
+    def retried(self, reason: str) -> None:
+        with self._lock:
+            self.retries[reason] += 1
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+@dataclass
+class Policy:
+    """Rate limit, retry budget and statistics for one endpoint."""
+
+    limiter: RateLimiter
+    retries: int = RETRIES
+    stats: CallStats = field(default_factory=CallStats)
+    on_retry: Callable[[RetryNotice], None] | None = None
+
+
+_policies: dict[str, Policy] = {}
+_policies_lock = threading.Lock()
+
+
+def policy_for(endpoint: str) -> Policy:
+    """The policy of an endpoint (created with the default rate on first use)."""
+    key = endpoint.rstrip("/").lower()
+    with _policies_lock:
+        if key not in _policies:
+            _policies[key] = Policy(limiter=RateLimiter(DEFAULT_RATE))
+        return _policies[key]
+
+
+def configure(
+    endpoint: str,
+    rate: float | None = None,
+    retries: int | None = None,
+    on_retry: Callable[[RetryNotice], None] | None = None,
+) -> Policy:
+    """Set an endpoint's rate (calls/s), retry budget and retry observer; returns its policy.
+
+    Statistics restart, so a caller can count the calls of one run.
+    """
+    policy = policy_for(endpoint)
+    if rate is not None:
+        policy.limiter = RateLimiter(rate)
+    if retries is not None:
+        policy.retries = retries
+    policy.on_retry = on_retry
+    policy.stats = CallStats()
+    return policy
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call an SDK operation, retrying transient failures with backoff."""
-    for attempt in range(RETRIES + 1):
+    """Call an SDK operation under its endpoint's rate limit, retrying transient failures."""
+    client = getattr(fn, "__self__", None)
+    policy = policy_for(_endpoint(client))
+    _disable_sdk_retries(client)
+    operation = getattr(fn, "__name__", "call")
+    streams = _rewindable(args, kwargs)
+    for attempt in range(policy.retries + 1):
+        policy.limiter.acquire()
+        policy.stats.count(operation)
         try:
             return fn(*args, **kwargs)
         except (CustomVisionErrorException, HttpOperationError) as exc:
             status = _status(exc)
-            if status not in _TRANSIENT or attempt == RETRIES:
+            if status not in TRANSIENT_STATUS or attempt == policy.retries:
                 raise _service_error(exc, status) from None
-            time.sleep(_delay(attempt, exc))
-        except ClientRequestError as exc:
-            if attempt == RETRIES:
+            delay, reason = _delay(attempt, exc, policy), str(status)
+        except DeserializationError as exc:  # a body cut off mid-way
+            if attempt == policy.retries:
+                raise ServiceError(f"unreadable answer from the service: {_reason(exc)}") from None
+            delay, reason = _backoff(attempt), "truncated"
+        except _TRANSPORT_ERRORS as exc:
+            if attempt == policy.retries:
                 raise ServiceError(f"cannot reach the service: {_reason(exc)}") from None
-            time.sleep(_delay(attempt, None))
+            delay, reason = _backoff(attempt), "connection"
+        policy.stats.retried(reason)
+        if policy.on_retry is not None:
+            policy.on_retry(RetryNotice(operation, attempt + 1, reason, delay))
+        time.sleep(delay)
+        for stream, position in streams:
+            stream.seek(position)
     raise AssertionError("unreachable")
+
+
+def _endpoint(client: Any) -> str:
+    config = getattr(client, "config", None)
+    return str(getattr(config, "endpoint", "") or "")
+
+
+def _disable_sdk_retries(client: Any) -> None:
+    """Make cvspec's policy the only one: no urllib3 retries, statuses reach the SDK."""
+    config = getattr(client, "config", None)
+    retry_policy = getattr(config, "retry_policy", None)
+    if config is None or retry_policy is None or getattr(config, "_cvspec_retries_off", False):
+        return
+    retry_policy.retries = 0
+    retry_policy.policy.status_forcelist = frozenset()
+    retry_policy.policy.raise_on_status = False
+    retry_policy.policy.respect_retry_after_header = False
+    config._cvspec_retries_off = True
+
+
+def _rewindable(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, int]]:
+    """File-like arguments and their positions, to resend the same bytes on a retry."""
+    found = []
+    for value in (*args, *kwargs.values()):
+        if hasattr(value, "seek") and hasattr(value, "tell") and hasattr(value, "read"):
+            found.append((value, value.tell()))
+    return found
 
 
 def _status(exc: HttpOperationError) -> int | None:
@@ -44,15 +187,23 @@ def _status(exc: HttpOperationError) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def _delay(attempt: int, exc: HttpOperationError | None) -> float:
+def _delay(attempt: int, exc: HttpOperationError, policy: Policy) -> float:
+    """Retry-After when the service gives one (and then every caller waits), else backoff."""
     response = getattr(exc, "response", None)
     retry_after = response.headers.get("Retry-After") if response is not None else None
     if retry_after:
         try:
-            return float(retry_after)
+            seconds = max(0.0, float(retry_after))
         except ValueError:
-            pass
-    return min(8.0, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
+            seconds = 0.0
+        if seconds:
+            policy.limiter.pause(seconds)
+            return seconds
+    return _backoff(attempt)
+
+
+def _backoff(attempt: int) -> float:
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt) * (0.5 + random.random() / 2)
 
 
 def _service_error(exc: HttpOperationError, status: int | None) -> ServiceError:

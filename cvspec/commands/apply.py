@@ -1,26 +1,67 @@
-"""`cvspec apply`: bring the service to the state the spec describes."""
+"""`cvspec apply` (a spec, or a plan saved by `cvspec plan -out`) and `cvspec destroy`."""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import SPEC, make_plan, session
+from cvspec.commands.common import SPEC, make_plan, session, state_dir
 from cvspec.errors import CvspecError
+
+if TYPE_CHECKING:
+    from cvspec.apply import ApplyResult
+    from cvspec.plan import Plan
+    from cvspec.progress import Reporter
+    from cvspec.service import Service
+
+PARALLELISM = click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Service calls in flight at once (upload batches, tag changes).",
+)
+RATE = click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Service calls per second, never exceeded [default: 10, the S0/F0 limit].",
+)
+AUTO_APPROVE = click.option(
+    "--auto-approve", is_flag=True, help="Apply without asking for confirmation."
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Stream progress events as JSON lines.")
 
 
 @click.command()
-@SPEC
-@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--json", "as_json", is_flag=True, help="Stream progress events as JSON lines.")
-def apply(spec: Path, auto_approve: bool, as_json: bool) -> None:
-    """Bring the service to the state the spec describes."""
-    from cvspec.apply import apply_plan
-    from cvspec.progress import Reporter
+@click.argument("target", metavar="SPEC|PLANFILE", type=click.Path(path_type=Path, dir_okay=False))
+@AUTO_APPROVE
+@JSON
+@PARALLELISM
+@RATE
+def apply(
+    target: Path, auto_approve: bool, as_json: bool, parallelism: int, rate: float | None
+) -> None:
+    """Bring the service to the state the spec describes.
+
+    Given a plan file saved by `cvspec plan -out`, apply exactly that plan, after checking
+    that the live state has not changed since (no confirmation is asked).
+    """
+    if as_json and not auto_approve and not _is_plan_file(target):
+        raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
+    if _is_plan_file(target):
+        _apply_saved(target, as_json, parallelism, rate)
+        return
     from cvspec.render import render_text
 
-    with session(spec) as (validated, service):
+    with session(target) as (validated, service):
+        reporter = _reporter(service, as_json, rate)
         result = make_plan(validated, service)
         if not as_json:
             click.echo(render_text(result))
@@ -28,17 +69,135 @@ def apply(spec: Path, auto_approve: bool, as_json: bool) -> None:
             return
         if not auto_approve and not confirm():
             raise CvspecError("apply cancelled")
-        outcome = apply_plan(result, service, validated.base_dir, Reporter(as_json=as_json))
-    for failure in outcome.failures:
-        click.echo(failure, err=True)
+        _run(result, service, validated.base_dir, reporter, parallelism)
+
+
+def _is_plan_file(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+def _apply_saved(path: Path, as_json: bool, parallelism: int, rate: float | None) -> None:
+    from cvspec.live import read_live
+    from cvspec.planfile import check_fresh, load_plan
+    from cvspec.render import render_text
+
+    saved = load_plan(path)
+    if not saved.spec_path:
+        raise CvspecError(f"{path}: the plan does not say which spec it was made from")
+    with session(Path(saved.spec_path)) as (validated, service):
+        reporter = _reporter(service, as_json, rate)
+        check_fresh(saved, read_live(service, saved.project_name))
+        if not as_json:
+            click.echo(render_text(saved))
+        if saved.is_empty():
+            return
+        _run(saved, service, validated.base_dir, reporter, parallelism)
+
+
+def _reporter(service: Service, as_json: bool, rate: float | None) -> Reporter:
+    from cvspec import sdk
+    from cvspec.progress import Reporter
+
+    reporter = Reporter(as_json=as_json)
+    sdk.configure(service.endpoint, rate=rate, on_retry=reporter.retry)
+    return reporter
+
+
+def _run(
+    plan: Plan,
+    service: Service,
+    base_dir: Path,
+    reporter: Reporter,
+    parallelism: int,
+    verb: str = "Apply",
+) -> None:
+    from cvspec.apply import apply_plan
+
+    started = time.monotonic()
+    with _interruptible(reporter):
+        outcome = apply_plan(plan, service, base_dir, reporter, parallelism=parallelism)
+    _summary(outcome, service, reporter, time.monotonic() - started, verb)
     if outcome.failures:
-        raise CvspecError(f"apply finished with {len(outcome.failures)} failure(s)")
-    if not as_json:
-        click.echo(f"Apply complete! {outcome.operations} operation(s) done.")
+        for failure in outcome.failures:
+            click.echo(failure, err=True)
+        raise CvspecError(
+            f"{verb.lower()} finished with {len(outcome.failures)} failure(s); the rest was applied"
+        )
 
 
-def confirm() -> bool:
+@contextmanager
+def _interruptible(reporter: Reporter) -> Iterator[None]:
+    """Ctrl-C: say that nothing is lost and exit 130, as shells expect."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        reporter("interrupted")
+        click.echo(
+            "\nInterrupted. What was done is kept; run `cvspec apply` again to finish.", err=True
+        )
+        sys.exit(130)
+
+
+def _summary(
+    outcome: ApplyResult, service: Service, reporter: Reporter, seconds: float, verb: str
+) -> None:
+    from cvspec import sdk
+
+    stats = sdk.policy_for(service.endpoint).stats
+    retries = sum(stats.retries.values())
+    if reporter.as_json:
+        reporter(
+            "summary",
+            operations=outcome.operations,
+            failures=len(outcome.failures),
+            seconds=round(seconds, 3),
+            calls=stats.total_calls,
+            retries=dict(stats.retries),
+        )
+        return
+    detail = ", ".join(f"{n} after {reason}" for reason, n in sorted(stats.retries.items()))
+    click.echo(
+        f"{verb} complete! {outcome.operations} operation(s) done in {seconds:.1f}s; "
+        f"{stats.total_calls} service call(s)"
+        + (f", {retries} retried ({detail})." if retries else ".")
+    )
+
+
+def confirm(question: str = "Do you want to perform these actions?") -> bool:
     """Terraform's prompt: only 'yes' approves."""
-    click.echo("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.")
+    click.echo(f"\n{question}\n  Only 'yes' will be accepted to approve.")
     answer: str = click.prompt("  Enter a value", default="", show_default=False)
     return answer.strip() == "yes"
+
+
+@click.command()
+@SPEC
+@AUTO_APPROVE
+@JSON
+@RATE
+def destroy(spec: Path, auto_approve: bool, as_json: bool, rate: float | None) -> None:
+    """Delete the spec's project, unpublishing its iterations first.
+
+    Refused when the spec says `protect: true`.
+    """
+    from cvspec.destroy import destroy_lines
+    from cvspec.diff import destroy_plan
+    from cvspec.live import read_live
+    from cvspec.service import connect
+    from cvspec.spec import load_spec
+
+    if as_json and not auto_approve:
+        raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
+    parsed = load_spec(spec)  # the images are not needed, only the project's name
+    with connect(state_dir(spec)) as service:
+        reporter = _reporter(service, as_json, rate)
+        live = read_live(service, parsed.project.name)
+        plan = destroy_plan(parsed.project.name, live, parsed.protect)
+        if plan.is_empty():
+            click.echo(f"Nothing to destroy: project {parsed.project.name!r} does not exist.")
+            return
+        if not as_json:
+            click.echo("\n".join(destroy_lines(live)))
+        if not auto_approve and not confirm("Do you really want to destroy this project?"):
+            raise CvspecError("destroy cancelled")
+        _run(plan, service, spec.resolve().parent, reporter, parallelism=1, verb="Destroy")
