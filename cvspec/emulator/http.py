@@ -20,6 +20,7 @@ from cvspec.emulator.core import parse_ids
 Handler = Callable[[Request], Awaitable[Response]]
 
 MAX_MULTIPART_FILES = 1000
+MAX_PART_BYTES = 64 * 1024 * 1024  # size limits are the service's, checked per image
 
 
 def backend_of(request: Request) -> Backend:
@@ -116,7 +117,11 @@ async def image_files(request: Request) -> list[tuple[str, bytes]]:
     whole body for ``application/octet-stream``."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=MAX_MULTIPART_FILES, max_fields=MAX_MULTIPART_FILES)
+        form = await request.form(
+            max_files=MAX_MULTIPART_FILES,
+            max_fields=MAX_MULTIPART_FILES,
+            max_part_size=MAX_PART_BYTES,
+        )
         files: list[tuple[str, bytes]] = []
         for field, value in form.multi_items():
             if isinstance(value, UploadFile):
@@ -153,6 +158,10 @@ async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 405:
         body = {"code": "BadRequestNotSupported", "message": "The method is not supported."}
+    elif error.status_code == 400:
+        body = {"code": "BadRequestImageStream", "message": f"Invalid request body: {error.detail}"}
+    elif error.status_code != 404:
+        body = {"code": "BadRequest", "message": str(error.detail)}
     else:
         body = {"code": "NotFound", "message": f"Resource not found: {request.url.path}"}
     return JSONResponse(body, status_code=error.status_code)

@@ -107,6 +107,13 @@ def test_features_accept_any_colour_mode(mode: str) -> None:
     assert np.isfinite(vector).all()
 
 
+def test_features_of_16_bit_greyscale_keep_the_tones() -> None:
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    sixteen = extract_features(_encode(Image.fromarray(ramp), "PNG"))
+    eight = extract_features(_encode(Image.fromarray((ramp // 257).astype(np.uint8)), "PNG"))
+    assert np.allclose(sixteen, eight, atol=0.05)
+
+
 def test_features_handle_tiny_and_extreme_aspect_images() -> None:
     for size in [(1, 1), (2, 300), (1000, 3), (17, 13)]:
         vector = extract_features(_encode(_photo(5, size), "PNG"))
