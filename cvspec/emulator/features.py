@@ -14,7 +14,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-FEATURE_VERSION = "cvspec-features-3"
+FEATURE_VERSION = "cvspec-features-4"
 
 SIZE = 128  # images are decoded (with JPEG draft mode) and resized to SIZE x SIZE
 _HUE_BINS = 12
@@ -57,12 +57,28 @@ def load_rgb(data: bytes, size: int = SIZE) -> np.ndarray:
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
-    """Flatten any mode (palette, alpha, greyscale, CMYK) onto a white background as RGB."""
+    """Flatten any mode (palette, alpha, greyscale, 16-bit, CMYK) onto white as 8-bit RGB."""
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        return _wide_grey_to_rgb(im)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return im.convert("RGB")
+
+
+def _wide_grey_to_rgb(im: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer or float greyscale -> 8-bit RGB (Pillow would clip at 255)."""
+    values = np.asarray(im, dtype=np.float64)
+    top = float(values.max()) if values.size else 0.0
+    if im.mode == "F" and top <= 1.0:
+        full = 1.0
+    elif top <= 255.0:
+        full = 255.0
+    else:
+        full = 65535.0 if top <= 65535.0 else top
+    grey = np.clip(values / full * 255.0, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey, "L").convert("RGB")
 
 
 def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
