@@ -209,3 +209,18 @@ def test_domain_by_guid_and_any_case(write_spec: WriteSpec) -> None:
     guid = "2E37D7FB-3A54-486A-B4D6-CFC369AF0018"
     spec = load_spec(write_spec(BASIC_SPEC.replace("domain: General", f"domain: {guid}")))
     assert spec.project.domain_id == guid.lower()
+
+
+def test_directory_symlink_escape__is_refused(
+    write_spec: WriteSpec, project: Path, tmp_path: Path
+) -> None:
+    write_image(tmp_path / "elsewhere" / "x.png")
+    (project / "images" / "bird").symlink_to(tmp_path / "elsewhere")
+    spec = BASIC_SPEC.replace("{name: dog}]", "{name: dog}, {name: bird}]")
+    with pytest.raises(SpecError) as raised:
+        load_and_validate(write_spec(spec))
+    assert raised.value.problems == [
+        f"images/bird/x.png: leads outside the spec's directory (to {tmp_path}/elsewhere/x.png);"
+        " set allow_outside: true to allow it",
+        "spec.yaml:3:41: tags[2].name: tag 'bird' has 0 images; training needs at least 5 per tag",
+    ]
