@@ -14,14 +14,14 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-FEATURE_VERSION = "cvspec-features-4"
+FEATURE_VERSION = "cvspec-features-5"
 
 SIZE = 128  # images are decoded (with JPEG draft mode) and resized to SIZE x SIZE
 _HUE_BINS = 12
 _SAT_EDGES = np.array([0.2, 0.55], dtype=np.float32)
 _VAL_EDGES = np.array([0.33, 0.7], dtype=np.float32)
 _WHUE_BINS = 24
-_ORIENT_BINS = 9
+_ORIENT_BINS = 8  # per pi radians; bins are centred on multiples of pi / 8
 _EPS = 1e-6
 
 # Consecutive groups of the feature vector, in order. The classifier gives each group the same
@@ -120,7 +120,7 @@ def _grid_means(channels: np.ndarray, grid: int) -> np.ndarray:
 def colour_layout(rgb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
     """Coarse spatial colour layout (4x4 grid of RGB and saturation means) and colour moments."""
     pixels = np.concatenate([rgb, hsv[..., 1:]], axis=-1)  # R, G, B, S, V
-    layout = _grid_means(pixels[..., :4], 4)
+    layout = _mirror_average(_grid_means(pixels[..., :4], 4).reshape(4, 4, 4), None).ravel()
     flat = np.ascontiguousarray(pixels.reshape(-1, 5).T)
     return np.concatenate([layout, flat.mean(axis=1), flat.std(axis=1)]).astype(np.float32)
 
@@ -148,14 +148,37 @@ def _cell_histograms(mag: np.ndarray, bins: np.ndarray, n_bins: int, grid: int) 
     hist /= np.sqrt((hist**2).sum(axis=1, keepdims=True)) + _EPS
     hist = np.minimum(hist, 0.2)
     hist /= np.sqrt((hist**2).sum(axis=1, keepdims=True)) + _EPS
-    return hist.ravel().astype(np.float32)
+    mirrored_bins = _mirrored_orientation_bins(n_bins)
+    return _mirror_average(hist.reshape(grid, grid, n_bins), mirrored_bins).ravel()
+
+
+def _mirrored_orientation_bins(n_bins: int) -> np.ndarray:
+    """Bin permutation for a left-right flip: angle t becomes pi - t (modulo the bin range)."""
+    return (_ORIENT_BINS - np.arange(n_bins)) % n_bins
+
+
+def _mirror_average(cells: np.ndarray, mirrored_bins: np.ndarray | None) -> np.ndarray:
+    """Average a (rows, cols, values) grid with its left-right mirror image.
+
+    Makes spatial features invariant to horizontal flips (an object facing left or right) at no
+    extra cost; ``mirrored_bins`` permutes orientation bins as a flip does.
+    """
+    mirrored = cells[:, ::-1, :]
+    if mirrored_bins is not None:
+        mirrored = mirrored[..., mirrored_bins]
+    return ((cells + mirrored) / 2.0).astype(np.float32)
 
 
 def gradient_features(grey: np.ndarray) -> np.ndarray:
-    """HOG-like orientation histograms: signed global, unsigned 2x2 and 4x4 grids."""
+    """HOG-like orientation histograms: signed global, unsigned 2x2 and 4x4 grids.
+
+    All are averaged with their left-right mirror image, so they do not change when the photo is
+    flipped horizontally.
+    """
     mag, ang = _gradients(grey)
-    signed = np.minimum((ang / (2 * np.pi) * 2 * _ORIENT_BINS).astype(np.int64), 17)
-    unsigned = np.minimum(((ang % np.pi) / np.pi * _ORIENT_BINS).astype(np.int64), 8)
+    position = ang / np.pi * _ORIENT_BINS + 0.5  # bin k is centred on k * pi / _ORIENT_BINS
+    signed = position.astype(np.int64) % (2 * _ORIENT_BINS)
+    unsigned = signed % _ORIENT_BINS
     parts = [
         _cell_histograms(mag, signed, 2 * _ORIENT_BINS, 1),
         _cell_histograms(mag, unsigned, _ORIENT_BINS, 2),

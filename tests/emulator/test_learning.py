@@ -130,6 +130,19 @@ def test_feature_groups_cover_the_whole_vector() -> None:
     assert sum(size for _, size in FEATURE_GROUPS) == vector.shape[0]
 
 
+def test_features_do_not_change_when_the_photo_is_mirrored() -> None:
+    rng = np.random.default_rng(11)
+    pixels = np.zeros((128, 128, 3), dtype=np.uint8)
+    pixels[20:100, 10:60] = (200, 40, 30)  # an off-centre object with edges in many directions
+    pixels += (rng.random((128, 128, 3)) * 40).astype(np.uint8)
+    photo = Image.fromarray(pixels, "RGB")
+    mirrored = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    original = extract_features(_encode(photo, "PNG"))
+    assert np.allclose(original, extract_features(_encode(mirrored, "PNG")), atol=1e-5)
+    upside_down = photo.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    assert not np.allclose(original, extract_features(_encode(upside_down, "PNG")), atol=1e-3)
+
+
 def test_features_are_deterministic_and_versioned() -> None:
     data = _encode(_photo(7), "JPEG")
     assert np.array_equal(extract_features(data), extract_features(data))
