@@ -124,8 +124,8 @@ def _training_data(spec: Spec, images: tuple[ResolvedImage, ...]) -> list[Proble
     for index, tag in enumerate(spec.tags):
         count = counts.get(tag.name, 0)
         if count < MIN_IMAGES_PER_TAG and (count or tag.type == "regular"):
-            images = "image" if count == 1 else "images"
-            message = f"tag {tag.name!r} has {count} {images}; training needs at least 5 per tag"
+            noun = "image" if count == 1 else "images"
+            message = f"tag {tag.name!r} has {count} {noun}; training needs at least 5 per tag"
             problems.append((("tags", index, "name"), message))
     used = [tag.name for tag in spec.tags if counts.get(tag.name)]
     if len(used) < MIN_TAGS_TO_TRAIN:

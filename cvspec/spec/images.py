@@ -7,6 +7,7 @@ files when a multiclass spec gives them different tags.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,13 +87,13 @@ def _file_problems(keys: dict[str, FileKey], facts: dict[str, FileFacts]) -> lis
 @dataclass
 class _Entry:
     source: str
-    path: Path | None
+    """The file's absolute path, or the URL."""
     url: str | None
     tags: frozenset[str]
 
 
 def _shown_source(entry: _Entry) -> str:
-    return display_path(entry.source) if entry.path is not None else entry.source
+    return display_path(entry.source) if entry.url is None else entry.source
 
 
 class _Merger:
@@ -119,19 +120,37 @@ class _Merger:
             old.tags = old.tags | entry.tags
 
     def images(self) -> tuple[ResolvedImage, ...]:
+        paths = _PathMaker()
         return tuple(
-            ResolvedImage(digest, entry.path, tuple(sorted(entry.tags)), entry.url)
+            ResolvedImage(digest, paths.make(entry), tuple(sorted(entry.tags)), entry.url)
             for digest, entry in sorted(self.entries.items())
         )
+
+
+class _PathMaker:
+    """Path objects for many files in few folders: Path() parsing is slow in Python 3.11."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, Path] = {}
+
+    def make(self, entry: _Entry) -> Path | None:
+        if entry.url is not None:
+            return None
+        folder, _, name = entry.source.rpartition(os.sep)
+        parent = self._folders.get(folder)
+        if parent is None:
+            parent = self._folders[folder] = Path(folder or os.sep)
+        child = getattr(parent, "_make_child_relpath", None)  # CPython 3.11/3.12 fast path
+        return child(name) if child is not None else parent / name
 
 
 def _entry(candidate: Candidate, facts: dict[str, FileFacts]) -> tuple[str, _Entry]:
     tags = frozenset(candidate.tags)
     if candidate.file is None:
         url = str(candidate.url)
-        return hashlib.sha256(url.encode()).hexdigest(), _Entry(url, None, url, tags)
+        return hashlib.sha256(url.encode()).hexdigest(), _Entry(url, url, tags)
     path = candidate.file.path
-    return facts[path].sha256, _Entry(path, Path(path), None, tags)
+    return facts[path].sha256, _Entry(path, None, tags)
 
 
 def _conflict(old: _Entry, new: _Entry) -> str:

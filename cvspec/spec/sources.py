@@ -56,11 +56,11 @@ class _Context:
     def real_path(self, path: str, is_link: bool) -> str:
         if is_link:
             return os.path.realpath(path)
-        directory, name = os.path.split(path)
+        directory, _, name = path.rpartition(os.sep)
         real = self._real_dirs.get(directory)
         if real is None:
-            real = self._real_dirs[directory] = os.path.realpath(directory)
-        return os.path.join(real, name)
+            real = self._real_dirs[directory] = os.path.realpath(directory or os.sep)
+        return real.rstrip(os.sep) + os.sep + name  # os.path.join is slow for 100,000 files
 
     def inside(self, real: str) -> bool:
         return self.allow_outside or real.startswith(self.real_base + os.sep)
