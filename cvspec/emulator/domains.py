@@ -1,5 +1,5 @@
-"""The domain catalogue, as GET /domains answers it on the real service (recorded 2020-11,
-plus the classification domains the current docs list)."""
+"""The domain catalogue, as GET /domains answers it on the real service (recorded 2020-11, in
+that order), followed by the classification domains only the current docs list."""
 
 from __future__ import annotations
 
@@ -102,36 +102,6 @@ DOMAINS: list[dict[str, Any]] = [
         },
     },
     {
-        "id": "a8e3c40f-fb4a-466f-832a-5e457ae4a344",
-        "name": "General [A1]",
-        "type": "Classification",
-        "exportable": False,
-        "enabled": True,
-        "exportablePlatforms": [],
-        "modelInformation": None,
-    },
-    {
-        "id": "2e37d7fb-3a54-486a-b4d6-cfc369af0018",
-        "name": "General [A2]",
-        "type": "Classification",
-        "exportable": False,
-        "enabled": True,
-        "exportablePlatforms": [],
-        "modelInformation": None,
-    },
-    {
-        "id": "a1db07ca-a19a-4830-bae8-e004a42dc863",
-        "name": "General (compact) [S1]",
-        "type": "Classification",
-        "exportable": True,
-        "enabled": True,
-        "exportablePlatforms": ["VAIDK", "CoreML", "DockerFile", "ONNX", "OpenVino", "TensorFlow"],
-        "modelInformation": {
-            "estimatedModelSizeInMegabytes": 5,
-            "description": "A MobileNet-like model for general classification problem.",
-        },
-    },
-    {
         "id": "da2e3a8a-40a5-4171-82f4-58522f70fbc1",
         "name": "General",
         "type": "ObjectDetection",
@@ -188,6 +158,36 @@ DOMAINS: list[dict[str, Any]] = [
         "modelInformation": {
             "estimatedModelSizeInMegabytes": 13,
             "description": "A SSD-like model for general detection problem.",
+        },
+    },
+    {
+        "id": "a8e3c40f-fb4a-466f-832a-5e457ae4a344",
+        "name": "General [A1]",
+        "type": "Classification",
+        "exportable": False,
+        "enabled": True,
+        "exportablePlatforms": [],
+        "modelInformation": None,
+    },
+    {
+        "id": "2e37d7fb-3a54-486a-b4d6-cfc369af0018",
+        "name": "General [A2]",
+        "type": "Classification",
+        "exportable": False,
+        "enabled": True,
+        "exportablePlatforms": [],
+        "modelInformation": None,
+    },
+    {
+        "id": "a1db07ca-a19a-4830-bae8-e004a42dc863",
+        "name": "General (compact) [S1]",
+        "type": "Classification",
+        "exportable": True,
+        "enabled": True,
+        "exportablePlatforms": ["VAIDK", "CoreML", "DockerFile", "ONNX", "OpenVino", "TensorFlow"],
+        "modelInformation": {
+            "estimatedModelSizeInMegabytes": 5,
+            "description": "A MobileNet-like model for general classification problem.",
         },
     },
 ]

@@ -113,8 +113,9 @@ class IterationsMixin(BackendCore):
                 [(iteration_id, image_id, dumps(sorted(t))) for image_id, _, t in images],
             )
             self.store.set_meta(f"iterations_made:{pid}", str(number + 1))
+        answer = self.get_iteration(pid, iteration_id)  # as accepted, before the worker starts
         self.trainer.submit(iteration_id)
-        return self.get_iteration(pid, iteration_id)
+        return answer
 
     def _training_set(
         self, project: sqlite3.Row, selected: list[str]

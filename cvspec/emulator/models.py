@@ -48,7 +48,7 @@ class ImageTagRef:
 
 
 def project_wire(row: sqlite3.Row) -> dict[str, Any]:
-    return {
+    wire = {
         "id": row["id"],
         "name": row["name"],
         "description": row["description"],
@@ -59,8 +59,6 @@ def project_wire(row: sqlite3.Row) -> dict[str, Any]:
             "useNegativeSet": True,
             "detectionParameters": None,
             "imageProcessingSettings": {"augmentationMethods": dict(AUGMENTATION_METHODS)},
-            "exportModelContainerUri": row["export_container_uri"],
-            "notificationQueueUri": row["notification_queue_uri"],
         },
         "created": row["created"],
         "lastModified": row["last_modified"],
@@ -68,6 +66,14 @@ def project_wire(row: sqlite3.Row) -> dict[str, Any]:
         "drModeEnabled": False,
         "status": row["status"],
     }
+    # v3.4 answers these only when the project was created with them (recordings omit them)
+    for key, column in (
+        ("exportModelContainerUri", "export_container_uri"),
+        ("notificationQueueUri", "notification_queue_uri"),
+    ):
+        if row[column]:
+            wire["settings"][key] = row[column]
+    return wire
 
 
 def tag_wire(row: sqlite3.Row | dict[str, Any], image_count: int) -> dict[str, Any]:
@@ -81,7 +87,8 @@ def tag_wire(row: sqlite3.Row | dict[str, Any], image_count: int) -> dict[str, A
 
 
 def iteration_wire(row: sqlite3.Row, exportable: bool) -> dict[str, Any]:
-    trained = row["status"] in ("Completed", "Failed")
+    # the service fills these in once the training is under way (see the recordings)
+    trained = row["status"] != "Training" or row["last_modified"] != row["created"]
     wire: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],

@@ -114,6 +114,8 @@ class Trainer:
         row = self.store.one("SELECT * FROM iterations WHERE id = ?", (iteration_id,))
         if row is None or row["status"] != "Training":
             return
+        with self.store.tx() as c:  # under way: from now on domainId etc. are shown
+            c.execute("UPDATE iterations SET last_modified = ? WHERE id = ?", (now(), iteration_id))
         snapshot = self.store.all(
             "SELECT ii.image_id, ii.tag_ids, i.sha256 FROM iteration_images ii "
             "JOIN images i ON i.id = ii.image_id WHERE ii.iteration_id = ?",
