@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
@@ -22,8 +22,7 @@ _TAIL = 4096
 NOT_AN_IMAGE = "not an image (the service accepts JPEG, PNG, BMP and GIF)"
 
 
-@dataclass(frozen=True)
-class ImageFacts:
+class ImageFacts(NamedTuple):
     """What a file's bytes say about it; `defect` is empty for a usable image."""
 
     format: str

@@ -12,6 +12,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from cvspec.spec.hashcache import FileKey
 from cvspec.spec.manifests import ManifestRow, read_manifest
@@ -22,8 +23,7 @@ from cvspec.spec.yamldoc import Loc
 _OUTSIDE_HINT = "set allow_outside: true to allow it"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One file or URL a source lists, with the tags that source gives it."""
 
     source: int
