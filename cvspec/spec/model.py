@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cvspec.spec.domains import DEFAULT_DOMAIN, resolve_domain
+from cvspec.spec.domains import CLASSIFICATION_DOMAINS, DEFAULT_DOMAIN, resolve_domain
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _ARM_ACCOUNT = re.compile(
@@ -44,7 +44,7 @@ class ProjectSpec(_Model):
     """Free text shown in the portal."""
     classification: Literal["multiclass", "multilabel"] = "multiclass"
     """Multiclass: exactly one tag per image. Multilabel: any number of tags per image."""
-    domain: str = DEFAULT_DOMAIN
+    domain: str = Field(default=DEFAULT_DOMAIN, examples=list(CLASSIFICATION_DOMAINS))
     """Domain by name ("General", "General [A2]", "Food", "General (compact)", ...) or GUID."""
 
     @field_validator("domain")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cvspec.errors import SpecError
-from cvspec.spec import ResolvedImage, load_and_validate, load_spec, resolve_images
+from cvspec.spec import ResolvedImage, checks, load_and_validate, load_spec, resolve_images
 
 from .conftest import BASIC_SPEC, write_image
 
@@ -223,4 +223,14 @@ def test_directory_symlink_escape__is_refused(
         f"images/bird/x.png: leads outside the spec's directory (to {tmp_path}/elsewhere/x.png);"
         " set allow_outside: true to allow it",
         "spec.yaml:3:41: tags[2].name: tag 'bird' has 0 images; training needs at least 5 per tag",
+    ]
+
+
+def test_tier_image_limit(write_spec: WriteSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(checks.TIER_LIMITS, "F0", checks.TierLimits(tags=50, images=8))
+    spec = BASIC_SPEC.replace("version: 1\n", "version: 1\ntier: F0\n")
+    with pytest.raises(SpecError) as raised:
+        load_and_validate(write_spec(spec))
+    assert raised.value.problems == [
+        "spec.yaml:5:9: images: 10 images is over the F0 tier's limit of 8"
     ]
