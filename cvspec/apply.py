@@ -66,9 +66,17 @@ class Context:
 
     def fail(self, path: str, message: str) -> None:
         """Record a per-image failure: reported at the end, the run goes on."""
+        path = self.display(path)
         with self._lock:
             self.failures.append(f"{path}: {message}")
         self.emit("image_failed", path=path, message=message)
+
+    def display(self, path: str) -> str:
+        """An image's path as the user wrote it: relative to the spec when inside it."""
+        try:
+            return Path(path).relative_to(self.base_dir.resolve()).as_posix()
+        except ValueError:
+            return path
 
     def run_parallel(self, items: Sequence[T], fn: Callable[[T], None]) -> None:
         """fn(item) for every item on up to `parallelism` threads; the first error stops all."""

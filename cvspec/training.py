@@ -22,7 +22,8 @@ from cvspec.sdk import call
 if TYPE_CHECKING:
     from cvspec.apply import Context
 
-POLL_SECONDS = 1.0
+POLL_FIRST = 0.2  # seconds before the first status poll; then x1.5 per poll
+POLL_MAX = 5.0  # a real training takes minutes: poll at most every 5 s
 TRAINING_STATUSES = ("Training", "Queued")
 
 
@@ -92,6 +93,7 @@ def _find(ctx: Context, name: str) -> Any:
 
 def _wait(iteration: Any, ctx: Context) -> Any:
     started = time.monotonic()
+    pause = POLL_FIRST
     while iteration.status in TRAINING_STATUSES:
         ctx.emit(
             "training",
@@ -99,7 +101,8 @@ def _wait(iteration: Any, ctx: Context) -> Any:
             status=iteration.status,
             elapsed=time.monotonic() - started,
         )
-        time.sleep(POLL_SECONDS)
+        time.sleep(pause)
+        pause = min(POLL_MAX, pause * 1.5)
         iteration = call(ctx.service.training.get_iteration, ctx.project(), iteration.id)
     ctx.emit(
         "training_done",

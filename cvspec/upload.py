@@ -13,6 +13,7 @@ halves until the offending files are isolated, so failures are reported per file
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -139,10 +140,16 @@ def _read(images: Sequence[ops.ImageUpload], ctx: Context) -> tuple[dict[str, by
             contents[image.path] = b""
             continue
         try:
-            contents[image.path] = (ctx.base_dir / Path(image.path)).read_bytes()
+            data = (ctx.base_dir / Path(image.path)).read_bytes()
         except OSError as exc:
             ctx.fail(image.path, f"cannot read the file: {exc.strerror or exc}")
             failed += 1
+            continue
+        if hashlib.sha256(data).hexdigest() != image.sha256:
+            ctx.fail(image.path, "the file changed since the plan was made; plan again")
+            failed += 1
+            continue
+        contents[image.path] = data
     return contents, failed
 
 

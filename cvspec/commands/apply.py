@@ -152,6 +152,7 @@ def _summary(
             failures=len(outcome.failures),
             seconds=round(seconds, 3),
             calls=stats.total_calls,
+            calls_by_operation=dict(stats.calls),
             retries=dict(stats.retries),
         )
         return
