@@ -9,7 +9,7 @@ import click
 
 from cvspec import __version__
 from cvspec.commands.apply import apply, destroy
-from cvspec.commands.plan import plan
+from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
@@ -41,7 +41,7 @@ def main() -> None:
     """
 
 
-for command in (validate, plan, apply, destroy, predict, schema):
+for command in (validate, plan, show, apply, destroy, predict, schema):
     main.add_command(command)
 
 

@@ -80,6 +80,7 @@ def destroy_plan(project_name: str, live: LiveState, protect: bool) -> Plan:
                 reason_code=R.DESTROY,
                 project_id=live.project.id,
                 name=live.project.name,
+                settings=_settings(live.project),
             )
         )
     return Plan(
@@ -142,9 +143,21 @@ def _replace_project(
         )
     code = R.REPLACE_BECAUSE_CANNOT_UPDATE
     delete = ops.DeleteProject(
-        reason=reason, reason_code=code, project_id=project.id, name=project.name
+        reason=reason,
+        reason_code=code,
+        project_id=project.id,
+        name=project.name,
+        settings=_settings(project),
     )
     return [delete, _create_project(desired, domain_id, code, reason)]
+
+
+def _settings(project: LiveProject) -> dict[str, str]:
+    return {
+        "description": project.description,
+        "domain_id": project.domain_id,
+        "classification_type": project.classification_type,
+    }
 
 
 def _create_project(desired: Desired, domain_id: str, code: ops.Reason, reason: str) -> ops.Op:
@@ -291,7 +304,9 @@ def _compare_images(
     if uploads:
         found.add(
             ops.UploadImages(
-                reason="not in the project", reason_code=R.MISSING, images=tuple(uploads)
+                reason="the images are not in the project",
+                reason_code=R.MISSING,
+                images=tuple(uploads),
             )
         )
     if removes:
@@ -343,7 +358,7 @@ def _retag_op(
     kind: type[ops.RemoveImageTags | ops.AddImageTags], images: list[ops.ImageRetag]
 ) -> ops.Op:
     return kind(
-        reason="the image's tags differ from the spec",
+        reason="the images' tags differ from the spec",
         reason_code=R.TAGS_DIFFER,
         images=tuple(images),
     )
@@ -358,6 +373,7 @@ def _extra_images(extra: list[LiveImage], prune: bool, found: _Found) -> None:
                 reason="the spec no longer lists them (prune.images)",
                 reason_code=R.NOT_IN_SPEC,
                 image_ids=tuple(i.id for i in extra),
+                tags=tuple(i.tags for i in extra),
             )
         )
         return
@@ -532,11 +548,14 @@ def _retention(
     if over_limit >= over_keep:
         code, reason = (
             R.ITERATION_LIMIT,
-            f"makes room under the limit of {ITERATION_LIMIT} iterations",
+            f"training needs room under the limit of {ITERATION_LIMIT} iterations",
         )
     else:
         assert publish is not None
-        code, reason = R.RETENTION, f"keeps at most {publish.keep} iterations (publish.keep)"
+        code, reason = (
+            R.RETENTION,
+            f"the spec keeps at most {publish.keep} iterations (publish.keep)",
+        )
     return [
         ops.DeleteIteration(
             reason=reason,

@@ -11,6 +11,7 @@ with model deserialisation of the successful body skipped, and the JSON read her
 from __future__ import annotations
 
 import hashlib
+import types
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -195,6 +196,9 @@ class _JsonBody:
 
     def __init__(self, client: Any) -> None:
         self._inner = client
+        # Bound to this wrapper, so that the operation reads `_deserialize` from here; its
+        # `self.get_images.metadata` (the URL template) still resolves through the function.
+        self.get_images = types.MethodType(type(client).get_images, self)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -203,9 +207,6 @@ class _JsonBody:
         if target == "[Image]":
             return None
         return self._inner._deserialize(target, data, *args)
-
-    def get_images(self, *args: Any, **kwargs: Any) -> Any:
-        return type(self._inner).get_images(self, *args, **kwargs)
 
 
 def _image(raw: Mapping[str, Any], tag_names: Mapping[str, str]) -> LiveImage:

@@ -107,6 +107,7 @@ class DeleteProject(Op):
 
     project_id: str
     name: str
+    settings: dict[str, str] = field(default_factory=dict)  # what goes, for display
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +159,7 @@ class AddImageTags(Op):
 @dataclass(frozen=True, kw_only=True)
 class DeleteImages(Op):
     image_ids: tuple[str, ...]
-    paths: tuple[str, ...] = ()  # what the images were, for display (may be empty)
+    tags: tuple[tuple[str, ...], ...] = ()  # each image's tags, for display
 
 
 @dataclass(frozen=True, kw_only=True)

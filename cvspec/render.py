@@ -1,204 +1,651 @@
-"""Render plans for people (text) and machines (JSON). Returns strings; prints nothing."""
+"""Render plans for people (text, Markdown) and machines (JSON). Returns strings; prints nothing.
+
+All three formats are views of the same `Change` list (Terraform's `resource_changes`): one
+entry per operation, except that a project deleted and created again because the service
+cannot change it in place is one replacement (`-/+`), and so is a publish name moving from
+one iteration to another. The JSON schema is documented in docs/plan-json.md.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any
 
-from cvspec import ops
-from cvspec.plan import Plan
+from cvspec import __version__, ops
+from cvspec.plan import Drift, Plan
 
 FORMAT_VERSION = "1.0"
+MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,535 characters
+_LIST_LIMIT = 30  # addresses per bullet list in Markdown
+
+SYMBOLS = {
+    ("create",): "+",
+    ("update",): "~",
+    ("delete",): "-",
+    ("delete", "create"): "-/+",
+}
+_LEGEND = {
+    "+": "create",
+    "~": "update in-place",
+    "-": "destroy",
+    "-/+": "destroy and then create replacement",
+}
+_HEADLINE = {
+    "+": "will be created",
+    "~": "will be updated in-place",
+    "-": "will be destroyed",
+    "-/+": "must be replaced",
+}
+_COLOURS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "!": "36", "bold": "1"}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
+class Change:
+    """One resource change: what a reviewer sees as one entry."""
+
+    address: str
+    resource: str  # project | tag | images | iteration | publish
+    actions: tuple[str, ...]
+    reason: str
+    reason_code: str
+    operations: tuple[str, ...]  # the op types behind it, in execution order
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    replace_paths: tuple[str, ...] = ()
+    images: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (path or id, tags), images only
+    headline: str = ""  # overrides the action's wording (e.g. "will be trained")
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.actions]
+
+
+@dataclass(frozen=True)
 class Summary:
+    """Terraform's counts over the project and its tags, then images, training, publishing."""
+
     add: int
     change: int
     destroy: int
+    upload: int = 0
+    retag: int = 0
+    delete_images: int = 0
+    training: str = "none"
+    publishing: str = "none"
+    delete_iterations: int = 0
+
+
+# --- from operations to changes ----------------------------------------------------------
+
+
+def changes(plan: Plan) -> list[Change]:
+    """The plan's changes in execution order, replacements merged."""
+    found: list[Change] = []
+    operations = list(plan.operations)
+    for op in operations:
+        merged = _merge(found, op)
+        if merged is None:
+            found.append(change_of(op))
+        else:
+            found[found.index(merged[0])] = merged[1]
+    return found
+
+
+def _merge(found: list[Change], op: ops.Op) -> tuple[Change, Change] | None:
+    """Fold a replacement's second half into its first half."""
+    if (
+        isinstance(op, ops.CreateProject)
+        and op.reason_code is ops.Reason.REPLACE_BECAUSE_CANNOT_UPDATE
+    ):
+        first = next((c for c in found if c.address == f"project.{op.name}"), None)
+    elif isinstance(op, ops.Publish):
+        first = next((c for c in found if c.address == f"publish.{op.publish_name}"), None)
+    else:
+        return None
+    if first is None:
+        return None
+    second = change_of(op)
+    before = first.before or {}
+    after = second.after or {}
+    paths = tuple(k for k in sorted(after) if k in before and before[k] != after[k])
+    replaced = Change(
+        address=first.address,
+        resource=first.resource,
+        actions=("delete", "create"),
+        reason=first.reason if first.resource == "project" else second.reason,
+        reason_code=first.reason_code if first.resource == "project" else second.reason_code,
+        operations=(*first.operations, *second.operations),
+        before=before,
+        after=after,
+        replace_paths=paths if first.resource == "project" else (),
+    )
+    return first, replaced
+
+
+@singledispatch
+def change_of(op: ops.Op) -> Change:
+    """The Change one operation makes (replacements are merged by `changes`)."""
+    raise NotImplementedError(f"no renderer for {type(op).__name__}")
+
+
+def _change(op: ops.Op, address: str, resource: str, actions: tuple[str, ...], **kw: Any) -> Change:
+    return Change(
+        address=address,
+        resource=resource,
+        actions=actions,
+        reason=op.reason,
+        reason_code=op.reason_code.value,
+        operations=(type(op).__name__,),
+        **kw,
+    )
+
+
+@change_of.register
+def _(op: ops.CreateProject) -> Change:
+    after = {
+        "name": op.name,
+        "description": op.description,
+        "domain_id": op.domain_id,
+        "classification_type": op.classification_type,
+    }
+    return _change(op, f"project.{op.name}", "project", ("create",), after=after)
+
+
+@change_of.register
+def _(op: ops.DeleteProject) -> Change:
+    before = {"name": op.name, **op.settings}
+    return _change(op, f"project.{op.name}", "project", ("delete",), before=before)
+
+
+@change_of.register
+def _(op: ops.UpdateProject) -> Change:
+    return _change(
+        op, f"project.{op.name}", "project", ("update",), before=op.before, after=op.after
+    )
+
+
+@change_of.register
+def _(op: ops.CreateTag) -> Change:
+    after = {"name": op.name, "description": op.description, "type": op.type}
+    return _change(op, f"tag.{op.name}", "tag", ("create",), after=after)
+
+
+@change_of.register
+def _(op: ops.UpdateTag) -> Change:
+    address = f"tag.{op.before.get('name', op.name)}"
+    return _change(op, address, "tag", ("update",), before=op.before, after=op.after)
+
+
+@change_of.register
+def _(op: ops.DeleteTag) -> Change:
+    return _change(op, f"tag.{op.name}", "tag", ("delete",), before={"name": op.name})
+
+
+@change_of.register
+def _(op: ops.UploadImages) -> Change:
+    listed = tuple((i.path, i.tags) for i in op.images)
+    after = {"count": len(op.images), "images": [_upload_json(i) for i in op.images]}
+    return _change(
+        op, "images", "images", ("create",), after=after, images=listed, headline="will be uploaded"
+    )
+
+
+def _upload_json(image: ops.ImageUpload) -> dict[str, Any]:
+    body: dict[str, Any] = {"path": image.path, "sha256": image.sha256, "tags": list(image.tags)}
+    if image.url:
+        body["url"] = image.url
+    return body
+
+
+@change_of.register
+def _(op: ops.AddImageTags) -> Change:
+    return _retag(op, "add", "will be tagged")
+
+
+@change_of.register
+def _(op: ops.RemoveImageTags) -> Change:
+    return _retag(op, "remove", "will be untagged")
+
+
+def _retag(op: ops.AddImageTags | ops.RemoveImageTags, verb: str, headline: str) -> Change:
+    listed = tuple((i.path, i.tags) for i in op.images)
+    body = [{"image_id": i.image_id, "path": i.path, verb: list(i.tags)} for i in op.images]
+    return _change(
+        op,
+        "images",
+        "images",
+        ("update",),
+        after={"count": len(body), "images": body},
+        images=listed,
+        headline=headline,
+    )
+
+
+@change_of.register
+def _(op: ops.DeleteImages) -> Change:
+    tags = op.tags or tuple(() for _ in op.image_ids)
+    listed = tuple(zip(op.image_ids, tags, strict=True))
+    body = [{"image_id": i, "tags": list(t)} for i, t in listed]
+    return _change(
+        op,
+        "images",
+        "images",
+        ("delete",),
+        before={"count": len(body), "images": body},
+        images=listed,
+    )
+
+
+@change_of.register
+def _(op: ops.Train) -> Change:
+    after = {
+        "name": op.iteration_name,
+        "training_type": op.training_type,
+        "budget_hours": op.budget_hours,
+        "force": op.force,
+        "wait_only": op.wait_only,
+    }
+    before = {"name": op.previous_iteration} if op.previous_iteration else None
+    headline = "is training; apply waits for it" if op.wait_only else "will be trained"
+    return _change(
+        op,
+        f"iteration.{op.iteration_name}",
+        "iteration",
+        ("create",),
+        before=before,
+        after=after,
+        headline=headline,
+    )
+
+
+@change_of.register
+def _(op: ops.Publish) -> Change:
+    after = {
+        "iteration": op.iteration_name,
+        "prediction_resource_id": op.prediction_resource_id,
+        "gates": _gates_json(op.gates),
+    }
+    return _change(op, f"publish.{op.publish_name}", "publish", ("create",), after=after)
+
+
+def _gates_json(gates: ops.Gates) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(gates)
+
+
+@change_of.register
+def _(op: ops.Unpublish) -> Change:
+    before = {"iteration": op.iteration_name}
+    return _change(op, f"publish.{op.publish_name}", "publish", ("delete",), before=before)
+
+
+@change_of.register
+def _(op: ops.DeleteIteration) -> Change:
+    before = {"name": op.iteration_name, "id": op.iteration_id}
+    return _change(op, f"iteration.{op.iteration_name}", "iteration", ("delete",), before=before)
+
+
+def describe(op: ops.Op, verbose: bool = False) -> list[str]:
+    """One operation in a line or two (`+ tag.seven  # reason`), as apply's progress shows it.
+
+    Detail lines (image files with --verbose) are indented by six spaces.
+    """
+    change = change_of(op)
+    if change.resource != "images":
+        return [f"  {change.symbol} {change.address}  # {change.reason}"]
+    verb = {"will be tagged": "tag ", "will be untagged": "untag "}.get(change.headline, "")
+    counts = _tag_counts(tags for _, tags in change.images)
+    lines = [
+        f"  {change.symbol} images[{tag}]  # {verb}{n} image(s): {change.reason}"
+        for tag, n in counts.items()
+    ]
+    if verbose:
+        lines += [f"      {path}  [{', '.join(tags)}]" for path, tags in change.images]
+    return lines
+
+
+# --- summary -------------------------------------------------------------------------------
 
 
 def summarize(plan: Plan) -> Summary:
-    """Terraform's counts, over the project and its tags (images get their own line)."""
-    add = len(plan.of_type(ops.CreateProject)) + len(plan.of_type(ops.CreateTag))
-    change = len(plan.of_type(ops.UpdateProject)) + len(plan.of_type(ops.UpdateTag))
-    destroy = len(plan.of_type(ops.DeleteProject)) + len(plan.of_type(ops.DeleteTag))
-    return Summary(add, change, destroy)
+    """Counts for the summary lines (replacements count as one add and one destroy)."""
+    counted = [c for c in changes(plan) if c.resource in ("project", "tag")]
+    retagged = {i.image_id for op in plan.of_type(ops.AddImageTags) for i in op.images} | {
+        i.image_id for op in plan.of_type(ops.RemoveImageTags) for i in op.images
+    }
+    return Summary(
+        add=sum(1 for c in counted if "create" in c.actions),
+        change=sum(1 for c in counted if c.actions == ("update",)),
+        destroy=sum(1 for c in counted if "delete" in c.actions),
+        upload=sum(len(op.images) for op in plan.of_type(ops.UploadImages)),
+        retag=len(retagged),
+        delete_images=sum(len(op.image_ids) for op in plan.of_type(ops.DeleteImages)),
+        training=_training_summary(plan),
+        publishing=_publishing_summary(plan),
+        delete_iterations=len(plan.of_type(ops.DeleteIteration)),
+    )
 
 
-def render_text(plan: Plan, verbose: bool = False) -> str:
-    """Terraform-style text: one line per change, then the summary lines."""
-    if plan.is_empty():
-        lines = ["No changes. The project matches the spec."]
-    else:
-        lines = ["cvspec will perform the following actions:", ""]
-        for op in plan.operations:
-            lines.extend(describe(op, verbose))
-        lines += ["", *summary_lines(plan)]
-    if plan.drift:
-        lines += ["", "Changes outside cvspec (drift):"]
-        lines += [f"  ! {d.address}: {d.detail}" for d in plan.drift]
-    return "\n".join(lines)
+def _training_summary(plan: Plan) -> str:
+    train = plan.of_type(ops.Train)
+    if not train:
+        return "none"
+    verb = "wait for iteration" if train[0].wait_only else "new iteration"
+    return f"{verb} {train[0].iteration_name}"
+
+
+def _publishing_summary(plan: Plan) -> str:
+    publish = plan.of_type(ops.Publish)
+    if publish:
+        return f"{publish[0].publish_name!r} -> {publish[0].iteration_name}"
+    unpublish = plan.of_type(ops.Unpublish)
+    if unpublish:
+        return f"unpublish {unpublish[0].publish_name!r} from {unpublish[0].iteration_name}"
+    return "none"
 
 
 def summary_lines(plan: Plan) -> list[str]:
     s = summarize(plan)
-    uploads = sum(len(op.images) for op in plan.of_type(ops.UploadImages))
-    retags = sum(len(op.images) for op in plan.of_type(ops.AddImageTags)) + sum(
-        len(op.images) for op in plan.of_type(ops.RemoveImageTags)
+    iterations = (
+        f"; {s.delete_iterations} old iteration(s) to delete" if s.delete_iterations else ""
     )
-    deletes = sum(len(op.image_ids) for op in plan.of_type(ops.DeleteImages))
-    train = plan.of_type(ops.Train)
-    publish = plan.of_type(ops.Publish)
     return [
         f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy.",
-        f"Images: {uploads} to upload, {retags} to retag, {deletes} to delete.",
-        "Training: " + (f"new iteration {train[0].iteration_name}." if train else "none."),
-        "Publishing: "
-        + (f"{publish[0].publish_name!r} -> {publish[0].iteration_name}." if publish else "none."),
+        f"Images: {s.upload} to upload, {s.retag} to retag, {s.delete_images} to delete.",
+        f"Training: {s.training}{iterations}.",
+        f"Publishing: {s.publishing}.",
     ]
 
 
-@singledispatch
-def describe(op: ops.Op, verbose: bool) -> list[str]:
-    raise NotImplementedError(f"no renderer for {type(op).__name__}")
+# --- text ------------------------------------------------------------------------------------
+
+NO_CHANGES = "No changes. Your project matches the spec."
+_NO_CHANGES_DETAIL = (
+    "cvspec has compared the project in the service with the spec and found no differences, "
+    "so no changes are needed."
+)
+NO_DESTROY = "No changes. No objects need to be destroyed."
 
 
-def _line(symbol: str, address: str, reason: str) -> str:
-    return f"  {symbol} {address}  # {reason}"
+def render_text(plan: Plan, verbose: bool = False, color: bool = False) -> str:
+    """Terraform-style text: drift first, then each change with its reason, then the summary."""
+    paint = _Painter(color)
+    lines = _drift_lines(plan.drift, verbose, paint)
+    found = changes(plan)
+    if not found:
+        lines += [paint.bold(NO_DESTROY if plan.destroy else NO_CHANGES)]
+        if not plan.destroy:
+            lines += ["", _NO_CHANGES_DETAIL]
+        return "\n".join(lines)
+    lines += _legend(found, paint)
+    lines += ["cvspec will perform the following actions:", ""]
+    for change in found:
+        lines += change_lines(change, verbose, paint)
+        lines.append("")
+    lines += [paint.bold(summary_lines(plan)[0]), *summary_lines(plan)[1:]]
+    return "\n".join(lines)
 
 
-@describe.register
-def _(op: ops.DeleteProject, verbose: bool) -> list[str]:
-    return [_line("-/+", f"project.{op.name}", f"must be replaced: {op.reason}")]
+class _Painter:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, key: str, text: str) -> str:
+        return f"\x1b[{_COLOURS[key]}m{text}\x1b[0m" if self.enabled else text
+
+    def bold(self, text: str) -> str:
+        return self("bold", text)
 
 
-@describe.register
-def _(op: ops.CreateProject, verbose: bool) -> list[str]:
-    return [
-        _line("+", f"project.{op.name}", op.reason),
-        f"      classification = {op.classification_type}, domain = {op.domain_id}",
-    ]
+def _legend(found: Sequence[Change], paint: _Painter) -> list[str]:
+    used = {c.symbol for c in found}
+    lines = ["Resource actions are indicated with the following symbols:"]
+    lines += [f"  {paint(s, s.rjust(3))} {_LEGEND[s]}" for s in _LEGEND if s in used]
+    return [*lines, ""]
 
 
-@describe.register
-def _(op: ops.UpdateProject, verbose: bool) -> list[str]:
-    return [_line("~", f"project.{op.name}", op.reason), *_changes(op.before, op.after)]
-
-
-@describe.register
-def _(op: ops.CreateTag, verbose: bool) -> list[str]:
-    return [
-        _line("+", f"tag.{op.name}", op.reason + ("" if op.type == "Regular" else f"; {op.type}"))
-    ]
-
-
-@describe.register
-def _(op: ops.UpdateTag, verbose: bool) -> list[str]:
-    return [_line("~", f"tag.{op.name}", op.reason), *_changes(op.before, op.after)]
-
-
-@describe.register
-def _(op: ops.DeleteTag, verbose: bool) -> list[str]:
-    return [_line("-", f"tag.{op.name}", op.reason)]
-
-
-def _changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    return [f"      {k}: {before.get(k)!r} -> {after.get(k)!r}" for k in sorted(after)]
-
-
-@describe.register
-def _(op: ops.UploadImages, verbose: bool) -> list[str]:
-    return _per_tag("+", "upload", op.images, op.reason, verbose)
-
-
-@describe.register
-def _(op: ops.AddImageTags, verbose: bool) -> list[str]:
-    return _per_tag("~", "add tag to", op.images, op.reason, verbose)
-
-
-@describe.register
-def _(op: ops.RemoveImageTags, verbose: bool) -> list[str]:
-    return _per_tag("~", "remove tag from", op.images, op.reason, verbose)
-
-
-def _per_tag(
-    symbol: str, verb: str, images: tuple[Any, ...], reason: str, verbose: bool
-) -> list[str]:
-    counts = Counter(tag for image in images for tag in image.tags or ("(untagged)",))
+def change_lines(change: Change, verbose: bool, paint: _Painter | None = None) -> list[str]:
+    """One change: headline, reason, symbol line, attributes (images: per-tag counts)."""
+    paint = paint or _Painter(False)
+    headline = change.headline or _HEADLINE[change.symbol]
     lines = [
-        _line(symbol, f"images[{tag}]", f"{verb} {n} image(s): {reason}")
-        for tag, n in sorted(counts.items())
+        paint.bold(f"  # {change.address} {headline}"),
+        f"  # (because {change.reason})",
+    ]
+    symbol = paint(change.symbol, change.symbol.rjust(3))
+    if change.resource == "images":
+        return lines + _image_lines(change, symbol, verbose)
+    return [*lines, f"{symbol} {change.address}", *_attribute_lines(change)]
+
+
+def _attribute_lines(change: Change) -> list[str]:
+    before, after = change.before or {}, change.after or {}
+    if change.actions == ("delete",):
+        return []
+    if change.actions == ("create",):
+        shown = {k: v for k, v in after.items() if k not in ("name", "gates") and v}
+        width = max((len(k) for k in shown), default=0)
+        return [f"      {k.ljust(width)} = {_value(v)}" for k, v in shown.items()]
+    keys = [k for k in after if k in before and before[k] != after[k]]
+    width = max((len(k) for k in keys), default=0)
+    return [
+        f"    ~ {k.ljust(width)} = {_value(before.get(k))} -> {_value(after.get(k))}"
+        + ("  # forces replacement" if k in change.replace_paths else "")
+        for k in keys
+    ]
+
+
+def _value(value: Any) -> str:
+    return "null" if value is None else json.dumps(value)
+
+
+def _image_lines(change: Change, symbol: str, verbose: bool) -> list[str]:
+    counts = _tag_counts(tags for _, tags in change.images)
+    width = max(len(f"images[{t}]") for t in counts)
+    verb = {"will be tagged": "tag", "will be untagged": "untag"}.get(change.headline, "")
+    lines = [
+        f"{symbol} {f'images[{tag}]'.ljust(width)}  {(verb + ' ') if verb else ''}{n} image(s)"
+        for tag, n in counts.items()
     ]
     if verbose:
-        lines += [f"      {image.path}  [{', '.join(image.tags)}]" for image in images]
+        lines += [f"        {path}  [{', '.join(tags)}]" for path, tags in change.images]
     return lines
 
 
-@describe.register
-def _(op: ops.DeleteImages, verbose: bool) -> list[str]:
-    return [_line("-", "images", f"delete {len(op.image_ids)} image(s): {op.reason}")]
+def _tag_counts(tag_sets: Iterable[tuple[str, ...]]) -> dict[str, int]:
+    counts = Counter(t for tags in tag_sets for t in tags or ("(untagged)",))
+    return dict(sorted(counts.items()))
 
 
-@describe.register
-def _(op: ops.Train, verbose: bool) -> list[str]:
-    verb = "wait for" if op.wait_only else "train"
-    return [
-        _line("+", f"iteration.{op.iteration_name}", f"{verb} ({op.training_type}): {op.reason}")
-    ]
+def _drift_lines(drift: Sequence[Drift], verbose: bool, paint: _Painter) -> list[str]:
+    if not drift:
+        return []
+    lines = [paint.bold("Note: Objects have changed outside of cvspec"), ""]
+    for d in drift:
+        lines.append(f"  {paint('!', '!')} {d.address}: {d.detail}")
+        if d.counts:
+            lines.append("      " + ", ".join(f"{tag}: {n}" for tag, n in d.counts))
+        if verbose:
+            lines += [f"        {item}" for item in d.items]
+    return [*lines, "", "This plan leaves them as they are.", ""]
 
 
-@describe.register
-def _(op: ops.Publish, verbose: bool) -> list[str]:
-    return [_line("+", f"publish.{op.publish_name}", f"-> {op.iteration_name}: {op.reason}")]
+# --- JSON ------------------------------------------------------------------------------------
 
 
-@describe.register
-def _(op: ops.Unpublish, verbose: bool) -> list[str]:
-    return [_line("-", f"publish.{op.publish_name}", f"off {op.iteration_name}: {op.reason}")]
-
-
-@describe.register
-def _(op: ops.DeleteIteration, verbose: bool) -> list[str]:
-    return [_line("-", f"iteration.{op.iteration_name}", op.reason)]
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The machine-readable plan as a dict (see docs/plan-json.md)."""
+    s = summarize(plan)
+    return {
+        "format_version": FORMAT_VERSION,
+        "cvspec_version": __version__,
+        "project": plan.project_name,
+        "target": plan.target,
+        "destroy": plan.destroy,
+        "applyable": not plan.is_empty(),
+        "summary": _summary_json(s),
+        "resource_changes": [_change_json(c) for c in changes(plan)],
+        "resource_drift": [_drift_json(d) for d in plan.drift],
+        "live_fingerprint": plan.live_fingerprint,
+    }
 
 
 def render_json(plan: Plan) -> str:
     """The machine-readable plan (see docs/plan-json.md)."""
-    s = summarize(plan)
-    doc = {
-        "format_version": FORMAT_VERSION,
-        "project": plan.project_name,
-        "live_fingerprint": plan.live_fingerprint,
-        "summary": dataclasses.asdict(s),
-        "changes": [_change(op) for op in plan.operations],
-        "drift": [dataclasses.asdict(d) for d in plan.drift],
+    return json.dumps(plan_document(plan), indent=2)
+
+
+def _summary_json(s: Summary) -> dict[str, Any]:
+    return {
+        "add": s.add,
+        "change": s.change,
+        "destroy": s.destroy,
+        "images": {"upload": s.upload, "retag": s.retag, "delete": s.delete_images},
+        "training": s.training,
+        "publishing": s.publishing,
+        "delete_iterations": s.delete_iterations,
     }
-    return json.dumps(doc, indent=2, sort_keys=False)
 
 
-_ACTIONS = {
-    ops.CreateProject: ["create"],
-    ops.DeleteProject: ["delete", "create"],
-    ops.UpdateProject: ["update"],
-    ops.CreateTag: ["create"],
-    ops.UpdateTag: ["update"],
-    ops.DeleteTag: ["delete"],
-    ops.UploadImages: ["create"],
-    ops.AddImageTags: ["update"],
-    ops.RemoveImageTags: ["update"],
-    ops.DeleteImages: ["delete"],
-    ops.Train: ["create"],
-    ops.Publish: ["create"],
-    ops.Unpublish: ["delete"],
-    ops.DeleteIteration: ["delete"],
-}
+def _change_json(c: Change) -> dict[str, Any]:
+    return {
+        "address": c.address,
+        "type": c.resource,
+        "operations": list(c.operations),
+        "action_reason": c.reason_code,
+        "reason": c.reason,
+        "change": {
+            "actions": list(c.actions),
+            "before": c.before,
+            "after": c.after,
+            "replace_paths": list(c.replace_paths),
+        },
+    }
 
 
-def _change(op: ops.Op) -> dict[str, Any]:
-    body = dataclasses.asdict(op)
-    reason = body.pop("reason")
-    return {"type": type(op).__name__, "actions": _ACTIONS[type(op)], "reason": reason, **body}
+def _drift_json(d: Drift) -> dict[str, Any]:
+    return {
+        "address": d.address,
+        "kind": d.kind.value,
+        "detail": d.detail,
+        "counts": dict(d.counts),
+        "items": list(d.items),
+    }
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Budget:
+    left: int
+    truncated: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    def take(self, line: str) -> bool:
+        if len(line) + 1 > self.left:
+            return False
+        self.lines.append(line)
+        self.left -= len(line) + 1
+        return True
+
+
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: summary first, a warning on deletion, details collapsed."""
+    head = _markdown_head(plan)
+    tail = ["", "</details>"]
+    note_room = 200
+    budget = _Budget(limit - len("\n".join(head)) - len("\n".join(tail)) - note_room)
+    details = _markdown_details(plan)
+    for n, line in enumerate(details):
+        if not budget.take(line):
+            budget.truncated = len(details) - n
+            break
+    body = budget.lines
+    if budget.truncated:
+        note = (
+            f"*Truncated: {budget.truncated} more line(s) did not fit in a comment. "
+            "Run `cvspec show PLANFILE` for the full plan.*"
+        )
+        body = [*_close_fence(body), "", note]
+    return "\n".join([*head, *body, *tail]) + "\n"
+
+
+def _markdown_head(plan: Plan) -> list[str]:
+    found = changes(plan)
+    title = f"### cvspec plan for `{plan.project_name}`"
+    lines = [f"<!-- cvspec-plan project={plan.project_name} -->", title, ""]
+    if not found:
+        lines += [f"**{NO_DESTROY if plan.destroy else NO_CHANGES}**", ""]
+    else:
+        first, *rest = summary_lines(plan)
+        lines += ["<pre><code>" + first + "\n" + "\n".join(rest) + "</code></pre>", ""]
+        lines += _deletion_warning(found)
+        lines += _bullets(found)
+    if plan.drift:
+        lines += [f"Changes outside cvspec: {len(plan.drift)} (kept; see details).", ""]
+    return [*lines, "<details><summary>Details (click to expand)</summary>", ""]
+
+
+def _deletion_warning(found: Sequence[Change]) -> list[str]:
+    deleting = [c for c in found if "delete" in c.actions]
+    if not deleting:
+        return []
+    items = ", ".join(f"`{c.address}`" + _image_count(c) for c in deleting[:_LIST_LIMIT])
+    more = f" and {len(deleting) - _LIST_LIMIT} more" if len(deleting) > _LIST_LIMIT else ""
+    return [
+        "> [!WARNING]",
+        "> **This plan deletes or replaces:** " + items + more,
+        "",
+    ]
+
+
+def _image_count(c: Change) -> str:
+    return f" ({len(c.images)} image(s))" if c.resource == "images" else ""
+
+
+def _bullets(found: Sequence[Change]) -> list[str]:
+    groups = {"Create": ("create",), "Update": ("update",), "Replace": ("delete", "create")}
+    groups["Delete"] = ("delete",)
+    lines = []
+    for label, actions in groups.items():
+        picked = [c for c in found if c.actions == actions]
+        addresses = [f"`{c.address}`" for c in picked if c.resource != "images"]
+        images = sum(len(c.images) for c in picked if c.resource == "images")
+        if images:
+            addresses.append(f"{images} image(s)")
+        if addresses:
+            shown = ", ".join(addresses[:_LIST_LIMIT])
+            more = (
+                f" and {len(addresses) - _LIST_LIMIT} more" if len(addresses) > _LIST_LIMIT else ""
+            )
+            lines.append(f"* **{label}**: {shown}{more}")
+    return [*lines, ""]
+
+
+def _markdown_details(plan: Plan) -> list[str]:
+    text = render_text(plan, verbose=True)
+    return ["```diff", *(_diff_line(line) for line in text.splitlines()), "```"]
+
+
+def _diff_line(line: str) -> str:
+    """Put a diff mark in column 0 so that GitHub colours the line (Atlantis's trick)."""
+    stripped = line.lstrip()
+    if line.startswith("  #"):
+        return line
+    if stripped.startswith(("-/+ ", "~ ")):
+        return f"! {stripped}"
+    for symbol in ("+ ", "- "):
+        if stripped.startswith(symbol):
+            return f"{symbol}{stripped[2:]}"
+    return line
+
+
+def _close_fence(lines: list[str]) -> list[str]:
+    fences = sum(1 for line in lines if line.startswith("```"))
+    return [*lines, "```"] if fences % 2 else lines

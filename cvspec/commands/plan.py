@@ -1,26 +1,101 @@
-"""`cvspec plan`: show what apply would change."""
+"""`cvspec plan`: show what apply would change; `cvspec show`: render a saved plan."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cvspec.commands.common import SPEC, make_plan, session
 
+if TYPE_CHECKING:
+    from cvspec.plan import Plan
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs (docs/plan-json.md), markdown for a PR comment.",
+)
+VERBOSE = click.option("--verbose", "-v", is_flag=True, help="List every image that changes.")
+NO_COLOR = click.option(
+    "--no-color", is_flag=True, help="No colour (also off when NO_COLOR is set or not a terminal)."
+)
+
 
 @click.command()
 @SPEC
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 2: changes, 1: error.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.option("--verbose", "-v", is_flag=True, help="List every image file that changes.")
-def plan(spec: Path, detailed_exitcode: bool, fmt: str, verbose: bool) -> None:
-    """Show what apply would change in the service."""
-    from cvspec.render import render_json, render_text
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+)
+@click.option(
+    "-out",
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Save the plan to this file, for `cvspec apply FILE` (holds no keys).",
+)
+@FORMAT
+@VERBOSE
+@NO_COLOR
+def plan(
+    spec: Path, detailed_exitcode: bool, out: Path | None, fmt: str, verbose: bool, no_color: bool
+) -> None:
+    """Show what apply would change in the service.
 
+    Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes), 1 on
+    error. Note that click's usage errors also exit 2, as Terraform's do.
+    """
     with session(spec) as (validated, service):
         result = make_plan(validated, service)
-    click.echo(render_json(result) if fmt == "json" else render_text(result, verbose))
+    result = dataclasses.replace(
+        result, target=service.target, spec_path=str(validated.path.resolve())
+    )
+    if out is not None:
+        from cvspec.planfile import save_plan
+
+        save_plan(result, out)
+    click.echo(_render(result, fmt, verbose, no_color), color=_color(no_color) or None)
+    if out is not None and fmt == "text":
+        click.echo(
+            f"\nSaved the plan to: {out}\n\nTo apply exactly this plan, run:\n"
+            f"    cvspec apply {out}"
+        )
     if detailed_exitcode and not result.is_empty():
         sys.exit(2)
+
+
+@click.command()
+@click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False))
+@FORMAT
+@VERBOSE
+@NO_COLOR
+def show(planfile: Path, fmt: str, verbose: bool, no_color: bool) -> None:
+    """Render a plan saved by `cvspec plan -out PLANFILE` (no service call)."""
+    from cvspec.planfile import load_plan
+
+    saved = load_plan(planfile)
+    click.echo(_render(saved, fmt, verbose, no_color), color=_color(no_color) or None)
+
+
+def _render(result: Plan, fmt: str, verbose: bool, no_color: bool) -> str:
+    from cvspec.render import render_json, render_markdown, render_text
+
+    if fmt == "json":
+        return render_json(result)
+    if fmt == "markdown":
+        return render_markdown(result)
+    return render_text(result, verbose=verbose, color=_color(no_color))
+
+
+def _color(no_color: bool) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()

@@ -1,0 +1,1 @@
+"""cvspec tests: a package, so that tests.helpers imports under plain pytest."""
