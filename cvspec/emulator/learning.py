@@ -14,6 +14,11 @@ Owns the import surface the emulator server codes against:
 
 Everything is deterministic: examples are sorted by image id, folds are assigned without
 shuffling, and models are serialised in a fixed binary layout (no timestamps, no pickle).
+
+The first call to ``train`` limits BLAS to one thread for the whole process: the matrices here
+are small, and a multi-threaded OpenBLAS on a busy 2-core machine (the server handling requests
+while it trains) spins and runs 10-20 times slower. One thread also makes results independent of
+the number of cores.
 """
 
 from __future__ import annotations
@@ -22,16 +27,20 @@ import hashlib
 import io
 import json
 import struct
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import KFold, StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from cvspec.emulator.features import FEATURE_GROUPS, FEATURE_VERSION, extract_features
 
@@ -88,6 +97,21 @@ class Performance:
     recall: float
     recall_std_deviation: float
     average_precision: float
+
+
+# --------------------------------------------------------------------------- BLAS threads
+
+_blas_lock = threading.Lock()
+_blas_limited = False
+
+
+def _limit_blas_threads() -> None:
+    """Limit BLAS to one thread, once per process (see the module docstring)."""
+    global _blas_limited
+    with _blas_lock:
+        if not _blas_limited:
+            threadpool_limits(limits=1, user_api="blas")
+            _blas_limited = True
 
 
 # --------------------------------------------------------------------------- linear model
@@ -164,20 +188,47 @@ def _fit_multiclass(
     return weights, bias
 
 
-def _fit_multilabel(z: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One independent logistic regression per tag column of the 0/1 matrix ``y``."""
+def _fit_multilabel(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Independent binary logistic regressions, one per tag column of the 0/1 matrix ``y``.
+
+    Tags whose column is constant get a constant logit; the others are fitted together (the
+    objective is a sum of independent problems) so each L-BFGS step costs one matrix product
+    whatever the number of tags.
+    """
     n_tags = y.shape[1]
     weights = np.zeros((n_tags, z.shape[1]))
     bias = np.zeros(n_tags)
-    for t in range(n_tags):
-        column = y[:, t]
-        positives = int(column.sum())
-        if positives in (0, len(column)):
-            bias[t] = _ABSENT_LOGIT if positives == 0 else -_ABSENT_LOGIT
-            continue
-        clf = _logistic(z, column, seed)
-        weights[t], bias[t] = clf.coef_[0], clf.intercept_[0]
+    positives = y.sum(axis=0)
+    bias[positives == 0] = _ABSENT_LOGIT
+    bias[positives == len(y)] = -_ABSENT_LOGIT
+    varying = np.flatnonzero((positives > 0) & (positives < len(y)))
+    if len(varying):
+        weights[varying], bias[varying] = _independent_logistic(z, y[:, varying])
     return weights, bias
+
+
+def _independent_logistic(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise, for every column t, C * sum(log-loss_t) + |w_t|^2 / 2 (scikit-learn's L2
+    logistic regression objective, intercept unpenalised) with one joint L-BFGS run."""
+    n_features, n_tags = z.shape[1], y.shape[1]
+    signs = 2.0 * y - 1.0
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = theta[: n_tags * n_features].reshape(n_tags, n_features)
+        margins = signs * (z @ w.T + theta[n_tags * n_features :])
+        loss = float(np.logaddexp(0.0, -margins).sum())
+        slope = -signs * expit(-margins)  # d loss / d logit
+        grad_w = C_REGULARISATION * (slope.T @ z) + w
+        grad_b = C_REGULARISATION * slope.sum(axis=0)
+        value = C_REGULARISATION * loss + 0.5 * float((w**2).sum())
+        return value, np.concatenate([grad_w.ravel(), grad_b])
+
+    start = np.zeros(n_tags * (n_features + 1))
+    result = minimize(
+        objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 1000, "gtol": 1e-6}
+    )
+    theta = result.x
+    return theta[: n_tags * n_features].reshape(n_tags, n_features), theta[n_tags * n_features :]
 
 
 def _fit(
@@ -186,7 +237,7 @@ def _fit(
     mean, scale = _standardiser(x)
     z = (x - mean) / scale
     if multilabel:
-        weights, bias = _fit_multilabel(z, y, seed)
+        weights, bias = _fit_multilabel(z, y)
     else:
         weights, bias = _fit_multiclass(z, y, len(tags), seed)
     return _LinearModel(multilabel, tags, mean, scale, weights, bias)
@@ -340,6 +391,7 @@ def train(
     of them are ignored. ``held_out`` has, for every kept example, the probability of every tag
     from a model that never saw that example.
     """
+    _limit_blas_threads()
     kept, tags, labels = _prepare(examples, tag_ids, negative_tag_id)
     if not kept:
         raise ValueError("no training examples carry any of the trained tags")

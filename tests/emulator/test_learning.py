@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sklearn.linear_model import LogisticRegression
 
 from cvspec.emulator.features import FEATURE_GROUPS
 from cvspec.emulator.learning import (
+    C_REGULARISATION,
     FEATURE_VERSION,
     Example,
     Performance,
+    _independent_logistic,
     evaluate,
     extract_features,
     predict,
@@ -200,6 +203,19 @@ def test_multilabel_predicts_independent_tags() -> None:
     perf = evaluate(result.held_out, truth, ["a", "b"], 0.5)
     _assert_valid(perf)
     assert perf.precision > 0.9 and perf.recall > 0.9
+
+
+def test_joint_multilabel_solver_matches_scikit_learn() -> None:
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(200, 12))
+    y = (rng.random((200, 3)) < 0.4).astype(np.int64)
+    z[:, 0] += 2.0 * y[:, 0]
+    weights, bias = _independent_logistic(z, y)
+    for t in range(3):
+        reference = LogisticRegression(C=C_REGULARISATION, tol=1e-8, max_iter=1000)
+        reference.fit(z, y[:, t])
+        assert np.allclose(weights[t], reference.coef_[0], atol=2e-3)
+        assert bias[t] == pytest.approx(reference.intercept_[0], abs=2e-3)
 
 
 @pytest.mark.parametrize("multilabel", [False, True])
