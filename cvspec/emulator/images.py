@@ -242,7 +242,7 @@ class ImagesMixin(BackendCore):
         results = []
         for item in checked:
             result: dict[str, Any] = {"sourceUrl": item.entry.source_url, "status": item.status}
-            if item.image_id in rows:
+            if item.image_id is not None and item.image_id in rows:
                 result["image"] = image_wire(
                     rows[item.image_id], tags[item.image_id], self.public_url
                 )
@@ -490,7 +490,7 @@ class ImagesMixin(BackendCore):
         if not image_ids:
             raise exc.bad_request("BadRequestInvalidIds", "No image ids given.")
         metadata = self._check_metadata_entries(metadata or {})
-        results = []
+        results: list[dict[str, Any]] = []
         with self.store.tx() as c:
             project = self._project(project_id)
             for image_id in image_ids:

@@ -60,4 +60,4 @@ def tier_limits(name: str, **overrides: int | float) -> TierLimits:
         base = TIERS[name.upper()]
     except KeyError:
         raise ValueError(f"unknown tier {name!r}; expected one of {', '.join(TIERS)}") from None
-    return replace(base, **overrides) if overrides else base
+    return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

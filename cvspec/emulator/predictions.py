@@ -144,16 +144,16 @@ class PredictionsMixin(BackendCore):
                     "BadRequestIterationIsNotTrained", "The iteration is not trained."
                 )
             return row
-        row = self.store.one(
+        latest = self.store.one(
             "SELECT * FROM iterations WHERE project_id = ? AND status = 'Completed' "
             "ORDER BY seq DESC LIMIT 1",
             (project["id"],),
         )
-        if row is None:
+        if latest is None:
             raise exc.not_found(
                 "NotFoundProjectDefaultIteration", "The project has no trained iteration."
             )
-        return row
+        return latest
 
     # -- stored predictions -----------------------------------------------------------
 
@@ -333,7 +333,7 @@ class PredictionsMixin(BackendCore):
                     "INSERT INTO image_tags VALUES (?,?,?)",
                     [(image_id, tag_ids[t], stamp) for t in image["tagIds"] if t in tag_ids],
                 )
-        return self.get_project(pid)  # type: ignore[attr-defined,no-any-return]
+        return self.get_project(pid)  # type: ignore[attr-defined]
 
 
 def _matches(row: sqlite3.Row, query: dict[str, Any], tag_filters: list[dict[str, Any]]) -> bool:
@@ -354,7 +354,8 @@ def _matches(row: sqlite3.Row, query: dict[str, Any], tag_filters: list[dict[str
         if p is None:
             return False
         low = float(f.get("minThreshold") or 0.0)
-        high = float(f.get("maxThreshold") if f.get("maxThreshold") is not None else 1.0)
+        maximum = f.get("maxThreshold")
+        high = 1.0 if maximum is None else float(maximum)
         if not low <= p <= high:
             return False
     return True

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -460,7 +463,7 @@ async def delete_prediction(request: Request) -> Response:
 # -- object detection only --------------------------------------------------------------
 
 
-def detection_only(operation: str):  # type: ignore[no-untyped-def]
+def detection_only(operation: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         await call(backend_of(request).get_project, path(request, "projectId"))
         raise exc.not_supported_for_classification(operation)
@@ -468,7 +471,7 @@ def detection_only(operation: str):  # type: ignore[no-untyped-def]
     return handler
 
 
-def _object(value: object) -> dict:  # type: ignore[type-arg]
+def _object(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise exc.bad_request("BadRequestInvalid", "The request body must be a JSON object.")
     return value
