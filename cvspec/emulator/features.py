@@ -14,7 +14,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-FEATURE_VERSION = "cvspec-features-5"
+FEATURE_VERSION = "cvspec-features-6"
 
 SIZE = 128  # images are decoded (with JPEG draft mode) and resized to SIZE x SIZE
 _HUE_BINS = 12
@@ -238,7 +238,7 @@ def texture_features(grey: np.ndarray) -> np.ndarray:
 
 
 def _features(rgb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
-    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    grey = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]  # no BLAS call
     parts = [
         colour_histograms(hsv),
         colour_layout(rgb, hsv),

@@ -108,6 +108,8 @@ _blas_limited = False
 def _limit_blas_threads() -> None:
     """Limit BLAS to one thread, once per process (see the module docstring)."""
     global _blas_limited
+    if _blas_limited:
+        return
     with _blas_lock:
         if not _blas_limited:
             threadpool_limits(limits=1, user_api="blas")
@@ -405,6 +407,7 @@ def train(
 
 def predict(model: bytes, features: np.ndarray) -> dict[str, float]:
     """Probability of every trained tag (including the negative tag) for one feature vector."""
+    _limit_blas_threads()
     restored = _restore(model)
     x = np.asarray(features, dtype=np.float64).reshape(1, -1)
     if x.shape[1] != restored.mean.shape[0]:
