@@ -90,20 +90,36 @@ def _expand_glob(context: _Context, index: int, source: ImageSourceSpec, pattern
         return
     regex = _glob_regex(pattern)
     exclude = context.global_exclude + [_glob_regex(p) for p in source.exclude]
+    tags_of = _TagSets(source.tags)
     found = 0
     root = "" if os.path.isabs(pattern) else context.base
     for path in sorted(glob.glob(_glob_of(root, pattern), recursive=True)):
         relative = path[len(root) + 1 :] if root else path
         match = regex.fullmatch(relative)
-        if match is None or _excluded(relative, exclude):
+        if match is None or (exclude and _excluded(relative, exclude)):
             continue
         key = _file_key(context, path)
         if key is not None:
-            tags = {*source.tags, *match.groupdict().values()} - {None}
-            context.out.candidates.append(Candidate(index, tuple(sorted(tags)), file=key))
+            tags = tags_of.get(match.groupdict().get("tag"))
+            context.out.candidates.append(Candidate(index, tags, file=key))
             found += 1
     if not found:
         context.spec_problem(loc, f"{pattern!r} matches no files")
+
+
+class _TagSets:
+    """The sorted tags of a source's image, given the `{tag}` it matched (built once each)."""
+
+    def __init__(self, source_tags: list[str]) -> None:
+        self._source_tags = source_tags
+        self._made: dict[str | None, tuple[str, ...]] = {}
+
+    def get(self, folder_tag: str | None) -> tuple[str, ...]:
+        tags = self._made.get(folder_tag)
+        if tags is None:
+            names = {*self._source_tags, folder_tag} - {None}
+            tags = self._made[folder_tag] = tuple(sorted(str(n) for n in names))
+        return tags
 
 
 def _expand_manifest(context: _Context, index: int, source: ImageSourceSpec, name: str) -> None:
