@@ -24,6 +24,7 @@ from PIL import Image
 from cvspec.emulator.faults import FaultConfig
 from cvspec.emulator.server import EmulatorServer
 from cvspec.identity import decode_identity, hash_key
+from cvspec.sdk import call
 from cvspec.service import Service, Settings, make_service
 from tests.helpers import clean_env
 
@@ -167,15 +168,15 @@ class Snapshot:
 
 def snapshot(service: Service, project_name: str) -> Snapshot:
     """Read the project without cvspec's own reader (so that tests check it independently)."""
-    client = service.training
-    project = next((p for p in client.get_projects() if p.name == project_name), None)
+    client = service.training  # through sdk.call: the emulator may be injecting faults
+    project = next((p for p in call(client.get_projects) if p.name == project_name), None)
     if project is None:
         return Snapshot(None, (), (), ())
-    tags = tuple(sorted(t.name for t in client.get_tags(project.id)))
+    tags = tuple(sorted(t.name for t in call(client.get_tags, project.id)))
     images: list[tuple[str | None, tuple[str, ...]]] = []
     skip = 0
     while True:
-        page = client.get_images(project.id, take=PAGE, skip=skip)
+        page = call(client.get_images, project.id, take=PAGE, skip=skip)
         for image in page:
             names = tuple(sorted(t.tag_name for t in image.tags or ()))
             images.append((decode_identity(image.id, image.metadata), names))
@@ -183,7 +184,10 @@ def snapshot(service: Service, project_name: str) -> Snapshot:
             break
         skip += PAGE
     iterations = tuple(
-        sorted((i.name, i.status, i.publish_name or "") for i in client.get_iterations(project.id))
+        sorted(
+            (i.name, i.status, i.publish_name or "")
+            for i in call(client.get_iterations, project.id)
+        )
     )
     return Snapshot(project.id, tags, tuple(sorted(images, key=str)), iterations)
 

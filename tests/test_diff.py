@@ -1,4 +1,4 @@
-"""The pure diff, table-driven: (desired, live) -> operations. No I/O."""
+"""The pure diff, table-driven: (desired, live) -> operations with reasons, and drift. No I/O."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ import pytest
 
 from cvspec import ops
 from cvspec.desired import Desired, DesiredImage, DesiredPublish, DesiredTag, DesiredTraining
-from cvspec.diff import diff
+from cvspec.diff import ITERATION_LIMIT, destroy_plan, diff
 from cvspec.errors import PlanError
 from cvspec.live import LiveDomain, LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
+from cvspec.plan import DriftKind
 
+R = ops.Reason
 GENERAL = LiveDomain("ee85a74c-405e-4adc-bb47-ffa8ca0c9f31", "General", "Classification")
 FOOD = LiveDomain("c151d5b5-dd07-472a-acc8-15d29dea8518", "Food", "Classification")
-DOMAINS = (GENERAL, FOOD)
+DETECTION = LiveDomain("da2e3a8a-40a5-4171-82f4-58522f70fbc1", "General", "ObjectDetection")
+DOMAINS = (GENERAL, FOOD, DETECTION)
 RID = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/p"
+RID2 = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/q"
 
 
 def _sha(n: int) -> str:
@@ -27,6 +31,14 @@ def image(n: int, *tags: str) -> DesiredImage:
     return DesiredImage(_sha(n)[:16], _sha(n), f"img/{n}.png", tuple(sorted(tags)))
 
 
+def managed(n: int, *tags: str, image_id: str | None = None) -> LiveImage:
+    return LiveImage(image_id or f"i{n}", _sha(n)[:16], tuple(sorted(tags)))
+
+
+TRAINING = DesiredTraining("cvspec-fp1", "Regular", 0, None, False)
+NEW_TRAINING = DesiredTraining("cvspec-fp2", "Regular", 0, None, False)
+
+
 def desired(**changes: object) -> Desired:
     base = Desired(
         project_name="p",
@@ -35,7 +47,7 @@ def desired(**changes: object) -> Desired:
         classification_type="Multiclass",
         tags=(DesiredTag("a", "", "Regular"), DesiredTag("b", "", "Regular")),
         images=(image(1, "a"), image(2, "b")),
-        training=DesiredTraining("cvspec-fp1", "Regular", 0, None, False),
+        training=TRAINING,
         publish=DesiredPublish("prod", RID, 3, ops.Gates()),
         prune_tags=False,
         prune_images=False,
@@ -46,8 +58,15 @@ def desired(**changes: object) -> Desired:
 
 PROJECT = LiveProject("pid", "p", "", GENERAL.id, "Multiclass")
 TAGS = (LiveTag("ta", "a", "", "Regular", 1), LiveTag("tb", "b", "", "Regular", 1))
-IMAGES = (LiveImage("i1", _sha(1)[:16], ("a",)), LiveImage("i2", _sha(2)[:16], ("b",)))
+IMAGES = (managed(1, "a"), managed(2, "b"))
 TRAINED = LiveIteration("it1", "cvspec-fp1", "Completed", "2026-01-01", "prod", RID)
+
+
+def iteration(n: int, name: str | None = None, **changes: object) -> LiveIteration:
+    base = LiveIteration(
+        f"it-old{n}", name or f"cvspec-old{n}", "Completed", f"2025-01-{n:02d}", "", ""
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def live(**changes: object) -> LiveState:
@@ -55,48 +74,76 @@ def live(**changes: object) -> LiveState:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def kinds(plan_ops: tuple[ops.Op, ...]) -> list[str]:
-    return [type(op).__name__ for op in plan_ops]
+def unpublished(it: LiveIteration) -> LiveIteration:
+    return replace(it, publish_name="", prediction_resource_id="")
 
 
-CASES = [
+Step = tuple[str, R]
+CREATE_ALL: list[Step] = [
+    ("CreateProject", R.MISSING),
+    ("CreateTag", R.MISSING),
+    ("CreateTag", R.MISSING),
+    ("UploadImages", R.MISSING),
+    ("Train", R.FIRST_TRAINING),
+    ("Publish", R.NOT_PUBLISHED),
+]
+REPLACE_ALL: list[Step] = [
+    ("DeleteProject", R.REPLACE_BECAUSE_CANNOT_UPDATE),
+    ("CreateProject", R.REPLACE_BECAUSE_CANNOT_UPDATE),
+    *CREATE_ALL[1:],
+]
+RETRAIN: list[Step] = [
+    ("Train", R.DATASET_CHANGED),
+    ("Unpublish", R.PUBLISH_MOVES),
+    ("Publish", R.PUBLISH_MOVES),
+]
+
+CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
     ("in sync", desired(), live(), []),
+    ("nothing exists", desired(), LiveState(DOMAINS, None), CREATE_ALL),
     (
-        "nothing exists",
-        desired(),
-        LiveState(DOMAINS, None),
-        ["CreateProject", "CreateTag", "CreateTag", "UploadImages", "Train", "Publish"],
+        "description changed",
+        desired(description="new"),
+        live(),
+        [("UpdateProject", R.SETTINGS_DIFFER)],
     ),
-    ("description changed", desired(description="new"), live(), ["UpdateProject"]),
-    ("domain changed", desired(domain="Food"), live(), ["UpdateProject"]),
+    ("domain changed", desired(domain="Food"), live(), [("UpdateProject", R.SETTINGS_DIFFER)]),
+    ("domain given by id", desired(domain=GENERAL.id.upper()), live(), []),
     (
         "classification changed is a replace",
         desired(classification_type="Multilabel"),
         live(),
-        [
-            "DeleteProject",
-            "CreateProject",
-            "CreateTag",
-            "CreateTag",
-            "UploadImages",
-            "Train",
-            "Publish",
-        ],
+        REPLACE_ALL,
+    ),
+    (
+        "detection domain in the service is a replace",
+        desired(),
+        live(project=replace(PROJECT, domain_id=DETECTION.id)),
+        REPLACE_ALL,
     ),
     (
         "new tag from images",
-        desired(
-            images=(image(1, "a"), image(2, "b"), image(3, "c")),
-            training=DesiredTraining("cvspec-fp2", "Regular", 0, None, False),
-        ),
+        desired(images=(image(1, "a"), image(2, "b"), image(3, "c")), training=NEW_TRAINING),
         live(),
-        ["CreateTag", "UploadImages", "Train", "Unpublish", "Publish"],
+        [("CreateTag", R.MISSING), ("UploadImages", R.MISSING), *RETRAIN],
     ),
     (
         "tag description changed",
         desired(tags=(DesiredTag("a", "apples", "Regular"), DesiredTag("b", "", "Regular"))),
         live(),
-        ["UpdateTag"],
+        [("UpdateTag", R.SETTINGS_DIFFER)],
+    ),
+    (
+        "tag type changed",
+        desired(tags=(DesiredTag("a", "", "Regular"), DesiredTag("b", "", "Negative"))),
+        live(),
+        [("UpdateTag", R.SETTINGS_DIFFER)],
+    ),
+    (
+        "tag name differs only in case",
+        desired(),
+        live(tags=(LiveTag("ta", "A", "", "Regular", 1), TAGS[1])),
+        [("UpdateTag", R.SETTINGS_DIFFER)],
     ),
     (
         "extra tag kept without prune",
@@ -108,72 +155,166 @@ CASES = [
         "extra tag deleted with prune",
         desired(prune_tags=True),
         live(tags=(*TAGS, LiveTag("tc", "c", "", "Regular", 0))),
-        ["DeleteTag"],
+        [("DeleteTag", R.NOT_IN_SPEC)],
+    ),
+    (
+        "pruned tag untags its images itself",
+        desired(prune_tags=True),
+        live(
+            tags=(*TAGS, LiveTag("tc", "c", "", "Regular", 1)),
+            images=(managed(1, "a", "c"), IMAGES[1]),
+        ),
+        [("DeleteTag", R.NOT_IN_SPEC)],
     ),
     (
         "retag moves remove before add",
-        desired(
-            images=(image(1, "b"), image(2, "b")),
-            training=DesiredTraining("cvspec-fp2", "Regular", 0, None, False),
-        ),
+        desired(images=(image(1, "b"), image(2, "b")), training=NEW_TRAINING),
         live(),
-        ["RemoveImageTags", "AddImageTags", "Train", "Unpublish", "Publish"],
+        [("RemoveImageTags", R.TAGS_DIFFER), ("AddImageTags", R.TAGS_DIFFER), *RETRAIN],
     ),
-    (
-        "managed image gone from spec is kept",
-        desired(images=(image(1, "a"),)),
-        live(),
-        [],
-    ),
+    ("managed image gone from spec is kept", desired(images=(image(1, "a"),)), live(), []),
     (
         "managed image gone from spec deleted with prune",
         desired(images=(image(1, "a"),), prune_images=True),
         live(),
-        ["DeleteImages"],
+        [("DeleteImages", R.NOT_IN_SPEC)],
     ),
     (
-        "unmanaged images never deleted",
-        desired(prune_images=True),
+        "unmanaged images are never deleted",
+        desired(prune_images=True, prune_tags=True),
         live(images=(*IMAGES, LiveImage("u", None, ("a",)))),
         [],
     ),
     (
+        "an image uploaded but never marked is uploaded again (the service merges it)",
+        desired(),
+        live(images=(managed(1, "a"), LiveImage("u", None, ("b",)))),
+        [("UploadImages", R.MISSING)],
+    ),
+    (
         "training in progress is waited for",
         desired(),
-        live(
-            iterations=(
-                replace(TRAINED, status="Training", publish_name="", prediction_resource_id=""),
-            )
-        ),
-        ["Train", "Publish"],
+        live(iterations=(replace(unpublished(TRAINED), status="Training"),)),
+        [("Train", R.TRAINING_IN_PROGRESS), ("Publish", R.NOT_PUBLISHED)],
+    ),
+    (
+        "failed training is retried",
+        desired(),
+        live(iterations=(replace(unpublished(TRAINED), status="Failed"),)),
+        [("Train", R.TRAINING_FAILED), ("Publish", R.NOT_PUBLISHED)],
+    ),
+    (
+        "images uploaded, apply died before training",
+        desired(training=NEW_TRAINING),
+        live(),
+        RETRAIN,
+    ),
+    (
+        "only hand-trained iterations",
+        desired(),
+        live(iterations=(iteration(1, "Iteration 1"),)),
+        [("Train", R.FIRST_TRAINING), ("Publish", R.NOT_PUBLISHED)],
     ),
     (
         "trained but not published",
         desired(),
-        live(iterations=(replace(TRAINED, publish_name="", prediction_resource_id=""),)),
-        ["Publish"],
+        live(iterations=(unpublished(TRAINED),)),
+        [("Publish", R.NOT_PUBLISHED)],
+    ),
+    (
+        "published to another prediction resource",
+        desired(publish=DesiredPublish("prod", RID2, 3, ops.Gates())),
+        live(),
+        [("Unpublish", R.PUBLISH_MOVES), ("Publish", R.PUBLISH_MOVES)],
+    ),
+    (
+        "publish name held by a hand-published iteration",
+        desired(),
+        live(iterations=(unpublished(TRAINED), iteration(1, "Iteration 1", publish_name="prod"))),
+        [("Unpublish", R.PUBLISH_MOVES), ("Publish", R.PUBLISH_MOVES)],
+    ),
+    (
+        "old iterations beyond keep are deleted, oldest first, before training",
+        desired(training=NEW_TRAINING),
+        live(iterations=(iteration(1), iteration(2), iteration(3), TRAINED)),
+        [
+            ("DeleteIteration", R.RETENTION),
+            ("DeleteIteration", R.RETENTION),
+            *RETRAIN,
+        ],
+    ),
+    (
+        "the previously published iteration is deleted after the publish moves",
+        desired(training=NEW_TRAINING, publish=DesiredPublish("prod", RID, 1, ops.Gates())),
+        live(),
+        [*RETRAIN, ("DeleteIteration", R.RETENTION)],
+    ),
+    (
+        "the iteration limit makes room even for hand-trained iterations' sake",
+        desired(training=NEW_TRAINING, publish=DesiredPublish("prod", RID, 20, ops.Gates())),
+        live(
+            iterations=(
+                *(iteration(n, f"Iteration {n}") for n in range(1, ITERATION_LIMIT - 1)),
+                iteration(30),
+                TRAINED,
+            )
+        ),
+        [("DeleteIteration", R.ITERATION_LIMIT), *RETRAIN],
+    ),
+    (
+        "an iteration still training is never deleted",
+        desired(training=NEW_TRAINING, publish=DesiredPublish("prod", RID, 1, ops.Gates())),
+        live(iterations=(iteration(1, status="Training"), TRAINED)),
+        [*RETRAIN, ("DeleteIteration", R.RETENTION)],
     ),
     ("no training asked", desired(training=None, publish=None), live(iterations=()), []),
 ]
 
 
 @pytest.mark.parametrize(("name", "want", "have", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_diff(name: str, want: Desired, have: LiveState, expected: list[str]) -> None:
-    assert kinds(diff(want, have).operations) == expected
+def test_diff(name: str, want: Desired, have: LiveState, expected: list[Step]) -> None:
+    plan = diff(want, have)
+    assert [(type(op).__name__, op.reason_code) for op in plan.operations] == expected
+    assert all(op.reason for op in plan.operations)
+
+
+def test_every_operation_and_reason_is_covered_by_the_table() -> None:
+    seen_ops = {step[0] for case in CASES for step in case[3]}
+    seen_reasons = {step[1] for case in CASES for step in case[3]} | {R.DESTROY}
+    assert seen_ops == set(ops.op_types())
+    assert seen_reasons == set(R)
 
 
 def test_diff_is_deterministic() -> None:
     assert diff(desired(), LiveState(DOMAINS, None)) == diff(desired(), LiveState(DOMAINS, None))
 
 
-def test_every_operation_has_a_reason() -> None:
+def test_replace_carries_the_old_settings_and_both_halves_the_same_reason() -> None:
     plan = diff(desired(classification_type="Multilabel"), live())
-    assert all(op.reason for op in plan.operations)
+    delete, create = plan.operations[:2]
+    assert isinstance(delete, ops.DeleteProject) and isinstance(create, ops.CreateProject)
+    assert delete.settings["classification_type"] == "Multiclass"
+    assert create.classification_type == "Multilabel"
+    assert (
+        delete.reason
+        == create.reason
+        == (
+            "classification type changes from Multiclass to Multilabel, which the service cannot "
+            "change in place"
+        )
+    )
 
 
-def test_protected_project_is_never_replaced() -> None:
-    with pytest.raises(PlanError, match="protected"):
-        diff(desired(classification_type="Multilabel", protect=True), live())
+@pytest.mark.parametrize(
+    "project",
+    [
+        replace(PROJECT, classification_type="Multilabel"),
+        replace(PROJECT, domain_id=DETECTION.id),
+    ],
+)
+def test_protected_project_is_never_replaced(project: LiveProject) -> None:
+    with pytest.raises(PlanError, match=r"is protected .*refusing to replace it"):
+        diff(desired(protect=True), live(project=project))
 
 
 def test_unknown_domain_is_an_error() -> None:
@@ -181,19 +322,132 @@ def test_unknown_domain_is_an_error() -> None:
         diff(desired(domain="Nope"), live())
 
 
-def test_retention_deletes_oldest_unpublished_cvspec_iterations() -> None:
-    old = tuple(
-        LiveIteration(f"old{n}", f"cvspec-old{n}", "Completed", f"2025-0{n}-01", "", "")
-        for n in range(1, 5)
+def test_publish_without_a_prediction_resource_is_an_error() -> None:
+    with pytest.raises(PlanError, match=r"publish\.prediction_resource"):
+        diff(desired(publish=DesiredPublish("prod", None, 3, ops.Gates())), live())
+
+
+def test_uploads_carry_paths_tags_hashes_and_urls() -> None:
+    url_image = replace(
+        image(3, "b"), path="https://example.org/3.png", url="https://example.org/3.png"
     )
-    manual = LiveIteration("m", "Iteration 1", "Completed", "2024-01-01", "", "")
-    plan = diff(desired(), live(iterations=(*old, manual, TRAINED)))
-    deleted = [op.iteration_name for op in plan.of_type(ops.DeleteIteration)]
-    assert deleted == ["cvspec-old1", "cvspec-old2"]  # keep 3 incl. the published one
+    plan = diff(desired(images=(image(1, "a"), image(2, "b"), url_image)), live())
+    (upload,) = plan.of_type(ops.UploadImages)
+    assert upload.images == (ops.ImageUpload(_sha(3), url_image.path, ("b",), url=url_image.url),)
 
 
-def test_drift_is_reported() -> None:
-    plan = diff(desired(), live(images=(*IMAGES, LiveImage("u", None, ()))))
-    assert [(d.kind, d.counts, d.items) for d in plan.drift] == [
-        ("unmanaged_images", (("(untagged)", 1),), ("u",))
+def test_retags_name_the_image_and_only_the_changed_tags() -> None:
+    want = desired(
+        classification_type="Multiclass",
+        images=(image(1, "b"), image(2, "b")),
+        training=NEW_TRAINING,
+    )
+    plan = diff(want, live())
+    assert plan.of_type(ops.RemoveImageTags)[0].images == (
+        ops.ImageRetag("i1", "img/1.png", ("a",)),
+    )
+    assert plan.of_type(ops.AddImageTags)[0].images == (ops.ImageRetag("i1", "img/1.png", ("b",)),)
+
+
+def test_pruned_images_are_deleted_by_id_with_their_tags() -> None:
+    plan = diff(desired(images=(image(1, "a"),), prune_images=True), live())
+    (delete,) = plan.of_type(ops.DeleteImages)
+    assert (delete.image_ids, delete.tags) == (("i2",), (("b",),))
+
+
+def test_publish_carries_gates_and_the_iteration_it_replaces() -> None:
+    gates = ops.Gates(
+        min_precision=0.9, per_tag=(ops.TagGate("a", min_recall=0.8),), no_regression=True
+    )
+    plan = diff(
+        desired(training=NEW_TRAINING, publish=DesiredPublish("prod", RID, 3, gates)), live()
+    )
+    (publish,) = plan.of_type(ops.Publish)
+    assert (publish.iteration_name, publish.gates, publish.baseline_iteration_id) == (
+        "cvspec-fp2",
+        gates,
+        "it1",
+    )
+
+
+def test_train_names_the_iteration_by_fingerprint_and_the_previous_one() -> None:
+    (train,) = diff(desired(training=NEW_TRAINING), live()).of_type(ops.Train)
+    assert (train.iteration_name, train.previous_iteration) == ("cvspec-fp2", "cvspec-fp1")
+
+
+DRIFT_CASES = [
+    (
+        "unmanaged images, counted per tag",
+        live(images=(*IMAGES, LiveImage("u1", None, ("a",)), LiveImage("u2", None, ()))),
+        desired(),
+        [(DriftKind.UNMANAGED_IMAGES, "images", (("(untagged)", 1), ("a", 1)), ("u1", "u2"))],
+    ),
+    (
+        "cvspec images the spec dropped",
+        live(),
+        desired(images=(image(1, "a"),)),
+        [(DriftKind.UNLISTED_IMAGES, "images", (("b", 1),), ("i2",))],
+    ),
+    (
+        "a tag added in the portal",
+        live(tags=(*TAGS, LiveTag("tc", "c", "", "Regular", 0))),
+        desired(),
+        [(DriftKind.UNLISTED_TAG, "tag.c", (), ())],
+    ),
+    (
+        "an iteration trained and published by hand",
+        live(iterations=(TRAINED, iteration(1, "Iteration 1", publish_name="manual"))),
+        desired(),
+        [
+            (DriftKind.MANUAL_ITERATION, "iteration.Iteration 1", (), ()),
+            (DriftKind.MANUAL_PUBLISH, "publish.manual", (), ()),
+        ],
+    ),
+    (
+        "two images with one identity",
+        live(images=(*IMAGES, managed(1, "a", image_id="i9"))),
+        desired(),
+        [(DriftKind.DUPLICATE_IMAGES, "images", (("a", 1),), ("i9",))],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "have", "want", "expected"), DRIFT_CASES, ids=[c[0] for c in DRIFT_CASES]
+)
+def test_drift(
+    name: str, have: LiveState, want: Desired, expected: list[tuple[object, ...]]
+) -> None:
+    plan = diff(want, have)
+    assert [(d.kind, d.address, d.counts, d.items) for d in plan.drift] == expected
+    assert plan.is_empty()
+
+
+def test_every_drift_kind_is_covered() -> None:
+    assert {e[0] for case in DRIFT_CASES for e in case[3]} == set(DriftKind)
+
+
+def test_destroy_plan() -> None:
+    plan = destroy_plan("p", live(), protect=False)
+    assert [(type(op).__name__, op.reason_code) for op in plan.operations] == [
+        ("DeleteProject", R.DESTROY)
     ]
+    assert plan.destroy
+    assert destroy_plan("p", LiveState(DOMAINS, None), protect=False).is_empty()
+    with pytest.raises(PlanError, match="protected"):
+        destroy_plan("p", live(), protect=True)
+
+
+def test_the_plan_fingerprints_the_live_state_it_read() -> None:
+    one, other = diff(desired(), live()), diff(desired(), live(images=IMAGES[:1]))
+    assert one.live_fingerprint != other.live_fingerprint
+    assert one.live_summary is not None and one.live_summary.images == 2
+    tag_counts_only = live(tags=(replace(TAGS[0], image_count=9), TAGS[1]))
+    assert diff(desired(), tag_counts_only).live_fingerprint == one.live_fingerprint
+
+
+def test_retention_deletes_the_oldest_first() -> None:
+    olds = (iteration(3), iteration(1), iteration(2))
+    plan = diff(desired(training=NEW_TRAINING), live(iterations=(*olds, TRAINED)))
+    deleted = [op.iteration_name for op in plan.of_type(ops.DeleteIteration)]
+    assert deleted == ["cvspec-old1", "cvspec-old2"]

@@ -1,0 +1,118 @@
+"""Crash tests: `cvspec apply` is killed with SIGKILL at many points (between upload
+batches, between an upload and its identity call, while training, before publishing) and
+then run again. The second run must converge: the live state equals the spec, no image is
+duplicated, no managed tag is orphaned, at most one extra iteration exists, and a fresh
+plan is empty."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.apply_support import Emulator, SpecModel, assert_matches, emulator, snapshot
+from tests.helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with emulator(tmp_path_factory.mktemp("emulator"), tps_limit=True) as running:
+        yield running
+
+
+def _model(name: str) -> SpecModel:
+    return SpecModel(
+        name=name,
+        tags={"red": "", "blue": ""},
+        images={"red": list(range(70)), "blue": list(range(70, 140))},
+        learnable=True,
+    )
+
+
+def _apply_and_kill(spec: Path, emu: Emulator, event: str, nth: int, delay: float) -> bool:
+    """Start an apply; SIGKILL it `delay` s after its `nth` `event` (JSON) line.
+
+    Returns whether the kill landed before the apply finished by itself.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cvspec", "apply", spec.name, "--auto-approve", "--json"],
+        cwd=spec.parent,
+        env=emu.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = 0
+    for line in proc.stdout:
+        record = json.loads(line)
+        if record["event"] == event or f"{record['event']}:{_op(record)}" == event:
+            seen += 1
+            if seen == nth:
+                time.sleep(delay)
+                break
+    killed = proc.poll() is None
+    proc.kill()
+    proc.wait(timeout=30)
+    return killed
+
+
+def _op(record: dict[str, object]) -> str:
+    op = record.get("op")
+    return str(op.get("type")) if isinstance(op, dict) else ""
+
+
+KILL_POINTS = [
+    ("upload_progress", 1, 0.0),  # between batches
+    ("upload_progress", 2, 0.03),  # likely between an upload and its identity call
+    ("op_start:Train", 1, 0.05),  # in TrainProject, before the iteration gets its name
+    ("training", 1, 0.3),  # while training
+    ("op_start:Publish", 1, 0.0),  # trained, before the gates and the publish
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("event", "nth", "delay"), KILL_POINTS)
+def test_a_killed_apply_converges_on_the_next_run(
+    emu: Emulator, tmp_path: Path, event: str, nth: int, delay: float
+) -> None:
+    model = _model(f"crash-{event.replace(':', '-')}-{nth}")
+    spec = model.write(tmp_path)
+    assert _apply_and_kill(spec, emu, event, nth, delay), "the apply ended before the kill"
+    result = run_cli("apply", spec.name, "--auto-approve", cwd=tmp_path, env=emu.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    snap = snapshot(emu.service, model.name)
+    assert_matches(snap, model)
+    assert 1 <= len(snap.iterations) <= 2, snap.iterations
+    published = snap.published("latest")
+    assert len(published) == 1 and published[0].startswith("cvspec-")
+    plan = run_cli("plan", spec.name, "--detailed-exitcode", cwd=tmp_path, env=emu.env())
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
+@pytest.mark.slow
+def test_killed_twice_during_uploads_then_edited_still_converges(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    model = _model("crash-twice")
+    model.training, model.publish = False, None
+    model.tags["spare"] = "a tag without images, pruned below"
+    spec = model.write(tmp_path)
+    assert _apply_and_kill(spec, emu, "upload_progress", 1, 0.02)
+    _apply_and_kill(spec, emu, "upload_progress", 1, 0.0)
+    model.images["red"] = [*model.images["red"][10:], 555]  # prune 10, add 1, retag 5
+    for seed in model.images["blue"][:5]:
+        model.images["blue"].remove(seed)
+        model.images["red"].append(seed)
+    del model.tags["spare"]
+    spec = model.write(tmp_path)
+    result = run_cli("apply", spec.name, "--auto-approve", cwd=tmp_path, env=emu.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_matches(snapshot(emu.service, model.name), model)
+    plan = run_cli("plan", spec.name, "--detailed-exitcode", cwd=tmp_path, env=emu.env())
+    assert plan.returncode == 0, plan.stdout + plan.stderr
