@@ -14,6 +14,9 @@ from cvspec.commands.common import SPEC, make_plan, session
 
 if TYPE_CHECKING:
     from cvspec.plan import Plan
+    from cvspec.service import Service
+
+EMULATOR_RATE = 10_000.0  # calls per second: in effect unlimited
 
 FORMAT = click.option(
     "--format",
@@ -55,6 +58,7 @@ def plan(
     error. Note that click's usage errors also exit 2, as Terraform's do.
     """
     with session(spec) as (validated, service):
+        _unthrottle_emulator(service)
         result = make_plan(validated, service)
     result = dataclasses.replace(
         result, target=service.target, spec_path=str(validated.path.resolve())
@@ -84,6 +88,14 @@ def show(planfile: Path, fmt: str, verbose: bool, no_color: bool) -> None:
 
     saved = load_plan(planfile)
     click.echo(_render(saved, fmt, verbose, no_color), color=_color(no_color) or None)
+
+
+def _unthrottle_emulator(service: Service) -> None:
+    """The built-in emulator has no call rate limit; Azure keeps cvspec's default (10/s)."""
+    if service.target == "emulator":
+        from cvspec import sdk
+
+        sdk.configure(service.endpoint, rate=EMULATOR_RATE)
 
 
 def _render(result: Plan, fmt: str, verbose: bool, no_color: bool) -> str:
