@@ -391,7 +391,9 @@ def train(
 
     Only the tags in ``tag_ids`` (plus the negative tag, if given) are trained; examples with none
     of them are ignored. ``held_out`` has, for every kept example, the probability of every tag
-    from a model that never saw that example.
+    from a model that never saw that example. The solvers draw no random numbers, so ``seed``
+    changes nothing today; it is kept so that a randomised model can be added without changing
+    the interface.
     """
     _limit_blas_threads()
     kept, tags, labels = _prepare(examples, tag_ids, negative_tag_id)
@@ -447,11 +449,29 @@ class _Counts:
         return _ratio(self.tp, self.tp + self.fn)
 
 
-def _fold_stds(counts_by_fold: dict[int, _Counts]) -> tuple[float, float]:
-    """Std deviation of precision and recall across folds where each is defined."""
-    precisions = [c.precision() for c in counts_by_fold.values() if c.tp + c.fp > 0]
-    recalls = [c.recall() for c in counts_by_fold.values() if c.tp + c.fn > 0]
-    return _std(precisions), _std(recalls)
+@dataclass
+class _Tally:
+    """Counts over all images and per cross-validation fold."""
+
+    total: _Counts
+    by_fold: dict[int, _Counts]
+
+    @classmethod
+    def for_folds(cls, folds: np.ndarray) -> _Tally:
+        return cls(_Counts(), {int(f): _Counts() for f in np.unique(folds)})
+
+    def add(self, truth: np.ndarray, predicted: np.ndarray, folds: np.ndarray) -> None:
+        self.total.add(truth, predicted)
+        for fold, counts in self.by_fold.items():
+            mask = folds == fold
+            counts.add(truth[mask], predicted[mask])
+
+    def std_deviations(self) -> tuple[float, float]:
+        """Std deviation of precision and recall across the folds where each is defined."""
+        folds = self.by_fold.values()
+        precisions = [c.precision() for c in folds if c.tp + c.fp > 0]
+        recalls = [c.recall() for c in folds if c.tp + c.fn > 0]
+        return _std(precisions), _std(recalls)
 
 
 def _average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
@@ -476,28 +496,34 @@ def evaluate(
     """
     tags = list(dict.fromkeys(tag_ids))
     ids = sorted(i for i in held_out if i in truth)
-    tag_set = set(tags)
-    fold_of = fold_assignment({i: truth[i] & tag_set for i in ids if truth[i] & tag_set})
-    folds = np.array([fold_of.get(i, -1) for i in ids], dtype=np.int64)
-    overall, overall_by_fold = _Counts(), {int(f): _Counts() for f in set(folds.tolist())}
+    folds = _evaluation_folds(ids, truth, set(tags))
+    overall = _Tally.for_folds(folds)
     per_tag: dict[str, TagPerformance] = {}
     aps: list[float] = []
     for tag in tags:
         is_true = np.array([tag in truth[i] for i in ids], dtype=bool)
         scores = np.array([held_out[i].get(tag, 0.0) for i in ids], dtype=np.float64)
         predicted = scores >= threshold
-        counts, by_fold = _Counts(), {int(f): _Counts() for f in set(folds.tolist())}
-        counts.add(is_true, predicted)
-        overall.add(is_true, predicted)
-        for f in by_fold:
-            mask = folds == f
-            by_fold[f].add(is_true[mask], predicted[mask])
-            overall_by_fold[f].add(is_true[mask], predicted[mask])
-        p_std, r_std = _fold_stds(by_fold)
+        tally = _Tally.for_folds(folds)
+        tally.add(is_true, predicted, folds)
+        overall.add(is_true, predicted, folds)
         ap = _average_precision(is_true, scores)
         if is_true.any():
             aps.append(ap)
-        per_tag[tag] = TagPerformance(counts.precision(), p_std, counts.recall(), r_std, ap)
-    p_std, r_std = _fold_stds(overall_by_fold)
+        p_std, r_std = tally.std_deviations()
+        per_tag[tag] = TagPerformance(
+            tally.total.precision(), p_std, tally.total.recall(), r_std, ap
+        )
+    p_std, r_std = overall.std_deviations()
     mean_ap = float(np.mean(aps)) if aps else 0.0
-    return Performance(per_tag, overall.precision(), p_std, overall.recall(), r_std, mean_ap)
+    return Performance(
+        per_tag, overall.total.precision(), p_std, overall.total.recall(), r_std, mean_ap
+    )
+
+
+def _evaluation_folds(
+    ids: Sequence[str], truth: dict[str, frozenset[str]], tags: set[str]
+) -> np.ndarray:
+    """The fold of each image as ``train`` assigned it (-1 for an image outside every fold)."""
+    fold_of = fold_assignment({i: truth[i] & tags for i in ids if truth[i] & tags})
+    return np.array([fold_of.get(i, -1) for i in ids], dtype=np.int64)
