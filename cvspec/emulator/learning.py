@@ -52,6 +52,7 @@ __all__ = [
     "TrainingResult",
     "evaluate",
     "extract_features",
+    "model_feature_version",
     "predict",
     "train",
 ]
@@ -125,6 +126,7 @@ class _LinearModel:
 
     multilabel: bool
     tags: tuple[str, ...]
+    feature_version: str
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray  # (n_tags, n_features)
@@ -242,7 +244,7 @@ def _fit(
         weights, bias = _fit_multilabel(z, y)
     else:
         weights, bias = _fit_multiclass(z, y, len(tags), seed)
-    return _LinearModel(multilabel, tags, mean, scale, weights, bias)
+    return _LinearModel(multilabel, tags, FEATURE_VERSION, mean, scale, weights, bias)
 
 
 # --------------------------------------------------------------------------- serialisation
@@ -254,7 +256,7 @@ def _dump(model: _LinearModel) -> bytes:
     """Fixed binary layout: magic, header length, JSON header, float64 arrays in order."""
     arrays = {name: np.ascontiguousarray(getattr(model, name), dtype="<f8") for name in _ARRAYS}
     header = {
-        "feature_version": FEATURE_VERSION,
+        "feature_version": model.feature_version,
         "multilabel": model.multilabel,
         "tags": list(model.tags),
         "shapes": {name: list(a.shape) for name, a in arrays.items()},
@@ -275,7 +277,12 @@ def _load(model: bytes) -> _LinearModel:
         shape = tuple(header["shapes"][name])
         count = int(np.prod(shape)) if shape else 1
         arrays[name] = np.frombuffer(stream.read(8 * count), dtype="<f8").reshape(shape)
-    return _LinearModel(bool(header["multilabel"]), tuple(header["tags"]), **arrays)
+    return _LinearModel(
+        bool(header["multilabel"]),
+        tuple(header["tags"]),
+        str(header["feature_version"]),
+        **arrays,
+    )
 
 
 @lru_cache(maxsize=32)
@@ -418,6 +425,16 @@ def predict(model: bytes, features: np.ndarray) -> dict[str, float]:
         )
     row = restored.probabilities(x)[0]
     return {t: float(p) for t, p in zip(restored.tags, row, strict=True)}
+
+
+def model_feature_version(model: bytes) -> str:
+    """The ``FEATURE_VERSION`` a model was trained with.
+
+    A model only makes sense with features of that version: after an upgrade that bumps
+    ``FEATURE_VERSION``, old iterations need features recomputed with the old code (not
+    available) or retraining, so callers can detect the mismatch instead of predicting garbage.
+    """
+    return _restore(model).feature_version
 
 
 # --------------------------------------------------------------------------- evaluation

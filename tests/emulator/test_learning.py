@@ -21,6 +21,7 @@ from cvspec.emulator.learning import (
     _independent_logistic,
     evaluate,
     extract_features,
+    model_feature_version,
     predict,
     train,
 )
@@ -257,6 +258,11 @@ def test_a_single_trained_tag_works(multilabel: bool) -> None:
     assert predict(result.model, examples[0].features)["a"] > 0.99
     perf = evaluate(result.held_out, {e.image_id: e.tag_ids for e in examples}, ["a"], 0.5)
     _assert_valid(perf)
+
+
+def test_models_record_their_feature_version() -> None:
+    examples, tags = _two_class()
+    assert model_feature_version(train(examples, tags, False, None).model) == FEATURE_VERSION
 
 
 def test_predict_rejects_wrong_feature_length_and_garbage_models() -> None:
