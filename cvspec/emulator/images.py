@@ -346,12 +346,15 @@ class ImagesMixin(BackendCore):
     def _page(
         self, selected: list[tuple[sqlite3.Row, list[ImageTagRef]]], take: int, skip: int
     ) -> list[dict[str, Any]]:
+        self._check_take(take)
+        window = selected[max(skip, 0) : max(skip, 0) + max(take, 0)]
+        return [image_wire(row, tags, self.public_url) for row, tags in window]
+
+    def _check_take(self, take: int) -> None:
         if take > self.limits.max_take:
             raise exc.bad_request(
                 "BadRequestInvalid", f"take must be at most {self.limits.max_take}."
             )
-        window = selected[max(skip, 0) : max(skip, 0) + max(take, 0)]
-        return [image_wire(row, tags, self.public_url) for row, tags in window]
 
     def get_images(
         self,
@@ -365,6 +368,11 @@ class ImagesMixin(BackendCore):
         skip: int = 0,
     ) -> list[dict[str, Any]]:
         self._check_tag_filter(tag_ids)
+        if not iteration_id and not filter:
+            self._check_take(take)
+            return self._workspace_page(
+                project_id, tagging_status, tag_ids, order_by, max(take, 0), max(skip, 0)
+            )
         selected = self._select_images(
             project_id, iteration_id, tagging_status, tag_ids, filter, order_by
         )
@@ -378,7 +386,50 @@ class ImagesMixin(BackendCore):
         filter: str | None = None,
         tag_ids: list[str] | None = None,
     ) -> int:
+        if not iteration_id and not filter:
+            where, params = self._workspace_where(project_id, tagging_status, tag_ids)
+            return int(self.store.scalar(f"SELECT COUNT(*) FROM images WHERE {where}", params))
         return len(self._select_images(project_id, iteration_id, tagging_status, tag_ids, filter))
+
+    def _workspace_where(
+        self, project_id: str, tagging_status: str | None, tag_ids: list[str] | None
+    ) -> tuple[str, list[Any]]:
+        """SQL for the common listing (workspace, no $filter): no need to load every image."""
+        project = self._project(project_id)
+        where = "project_id = ? AND in_workspace = 1"
+        params: list[Any] = [project["id"]]
+        has_tag = "EXISTS (SELECT 1 FROM image_tags it WHERE it.image_id = images.id)"
+        status = (tagging_status or "All").lower()
+        if status == "tagged":
+            where += f" AND {has_tag}"
+        elif status == "untagged":
+            where += f" AND NOT {has_tag}"
+        if tag_ids:
+            marks = ",".join("?" * len(tag_ids))
+            where += (
+                " AND EXISTS (SELECT 1 FROM image_tags it WHERE it.image_id = images.id "
+                f"AND it.tag_id IN ({marks}))"
+            )
+            params += tag_ids
+        return where, params
+
+    def _workspace_page(
+        self,
+        project_id: str,
+        tagging_status: str | None,
+        tag_ids: list[str] | None,
+        order_by: str | None,
+        take: int,
+        skip: int,
+    ) -> list[dict[str, Any]]:
+        where, params = self._workspace_where(project_id, tagging_status, tag_ids)
+        direction = "ASC" if (order_by or "Newest").lower() == "oldest" else "DESC"
+        rows = self.store.all(
+            f"SELECT * FROM images WHERE {where} ORDER BY seq {direction} LIMIT ? OFFSET ?",
+            [*params, take, skip],
+        )
+        tags = self._tags_of_images([r["id"] for r in rows])
+        return [image_wire(r, tags[r["id"]], self.public_url) for r in rows]
 
     def get_tagged_images(
         self,

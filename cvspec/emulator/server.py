@@ -4,6 +4,7 @@ processes that use the same directory talk to the same service."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from pathlib import Path
@@ -17,6 +18,10 @@ from cvspec.emulator.faults import FaultConfig
 from cvspec.emulator.limits import tier_limits
 
 START_TIMEOUT_SECONDS = 30.0
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class EmulatorServer:
@@ -38,8 +43,9 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.tier = tier
-        self.tps_limit = tps_limit
-        self.faults = faults
+        # as for `cvspec emulator serve`, the environment can turn these on
+        self.tps_limit = tps_limit or _env_flag("CVSPEC_EMULATOR_TPS_LIMIT")
+        self.faults = faults if faults is not None else FaultConfig.from_env()
         self.backend = Backend(self.data_dir, tier_limits(tier))
         self.training_key = self.backend.ensure_training_key(training_key)
         resource = self.backend.ensure_prediction_resource(prediction_resource_id, prediction_key)

@@ -385,3 +385,16 @@ def test_base64_contents_roundtrip(trainer: CustomVisionTrainingClient, project:
     summary = trainer.create_images_from_files(project.id, _files(data))
     assert summary.images[0].status == "OK"
     assert base64.b64encode(data)  # the SDK sends base64; the emulator decoded it
+
+
+def test_more_than_20_tags_on_one_entry_is_per_image_error(
+    trainer: CustomVisionTrainingClient, project: Project
+) -> None:
+    tags = [trainer.create_tag(project.id, f"t{i}").id for i in range(21)]
+    entries = [
+        ImageFileCreateEntry(name="ok", contents=make_image(), tag_ids=tags[:20]),
+        ImageFileCreateEntry(name="too many", contents=make_image(), tag_ids=tags),
+    ]
+    summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
+    assert [i.status for i in summary.images] == ["OK", "ErrorTagLimitExceed"]
+    assert len(summary.images[0].image.tags) == 20

@@ -227,3 +227,15 @@ def test_prediction_client_on_fresh_server(tmp_path: Path) -> None:
                 "00000000-0000-0000-0000-000000000000", "x", io.BytesIO(make_image())
             )
         assert excinfo.value.response.status_code == 404  # type: ignore[attr-defined]
+
+
+def test_environment_turns_on_faults_and_tps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CVSPEC_EMULATOR_FAULT_RATE", "1")
+    monkeypatch.setenv("CVSPEC_EMULATOR_FAULT_KINDS", "503")
+    monkeypatch.setenv("CVSPEC_EMULATOR_TPS_LIMIT", "true")
+    srv = EmulatorServer(tmp_path)
+    assert srv.faults == FaultConfig(rate=1.0, kinds=("503",))
+    assert srv.tps_limit is True
+    srv.backend.close()

@@ -307,3 +307,19 @@ def test_export_iteration__not_compact(
     with pytest.raises(CustomVisionErrorException) as excinfo:
         trainer.export_iteration(trained["project"].id, trained["iteration"].id, "ONNX")
     assert service_error(excinfo)[:2] == (400, "BadRequestExportValidationFailed")
+
+
+def test_training_is_deterministic(
+    trainer: CustomVisionTrainingClient, trained: dict[str, Any]
+) -> None:
+    project, first = trained["project"], trained["iteration"]
+    second = wait_trained(trainer, project.id, trainer.train_project(project.id, force_train=True))
+
+    def probabilities(iteration_id: str) -> dict[str, list[tuple[str, float]]]:
+        images = trainer.get_image_performances(project.id, iteration_id, take=256)
+        return {i.id: [(p.tag_id, p.probability) for p in i.predictions] for i in images}
+
+    assert probabilities(first.id) == probabilities(second.id)
+    a = trainer.get_iteration_performance(project.id, first.id, threshold=0.7)
+    b = trainer.get_iteration_performance(project.id, second.id, threshold=0.7)
+    assert a.as_dict() == b.as_dict()
