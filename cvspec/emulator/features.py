@@ -2,9 +2,11 @@
 
 Owns turning image bytes (JPEG/PNG/BMP/GIF, decoded with Pillow) into a fixed-length float32
 vector that a linear classifier can separate: colour histograms (joint HSV and saturation-weighted
-hue), a coarse spatial colour layout, gradient-orientation histograms (HOG-like, at three grid
-scales), local binary pattern texture histograms and a few global texture statistics. No learned
-weights are involved, so features are deterministic and cheap (a few ms per image).
+hue), a coarse spatial colour layout and colour moments, gradient-orientation histograms
+(HOG-like, at three grid scales), contrast-normalised edge statistics and local binary pattern
+texture histograms. Spatial parts are averaged with their left-right mirror, so a photo and its
+mirror image have the same features. No learned weights are involved, so features are
+deterministic and cheap (about 4 ms of CPU for a 50 KB JPEG).
 """
 
 from __future__ import annotations
@@ -45,10 +47,18 @@ def load_image(data: bytes, size: int = SIZE) -> Image.Image:
     """Decode image bytes (first frame, EXIF-oriented) into a size x size RGB Pillow image."""
     with Image.open(io.BytesIO(data)) as opened:
         opened.draft("RGB", (size, size))  # JPEG: decode at a reduced scale (much faster)
-        im: Image.Image = ImageOps.exif_transpose(opened)
+        im: Image.Image = _upright(opened)
         if im.mode != "RGB":
             im = _to_rgb(im)
         return im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation, as the service shows photos; ignore broken EXIF data."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # malformed EXIF must not make a decodable image unusable
+        return im
 
 
 def load_rgb(data: bytes, size: int = SIZE) -> np.ndarray:

@@ -111,6 +111,18 @@ def test_features_accept_any_colour_mode(mode: str) -> None:
     assert np.isfinite(vector).all()
 
 
+def test_features_follow_the_exif_orientation() -> None:
+    photo = _photo(9, (160, 120))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: display rotated 90 degrees clockwise
+    buffer = io.BytesIO()
+    photo.save(buffer, "PNG", exif=exif)
+    upright = photo.transpose(Image.Transpose.ROTATE_270)
+    assert np.allclose(
+        extract_features(buffer.getvalue()), extract_features(_encode(upright, "PNG")), atol=1e-6
+    )
+
+
 def test_features_of_16_bit_greyscale_keep_the_tones() -> None:
     ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
     sixteen = extract_features(_encode(Image.fromarray(ramp), "PNG"))
