@@ -238,6 +238,19 @@ NOTES = [
     "- The 1,000-image set is for timing only: augmented copies of the same 45 photos land in "
     "different folds, so its cross-validated precision would be optimistic and is not reported.",
     "",
+    "## Known gaps",
+    "",
+    "- Hand-made features, not the service's pretrained network: classes that differ in colour, "
+    "texture or outline separate well (the sample sets above); classes that differ only in "
+    "semantic detail will score lower than on Azure, and probabilities are those of a linear "
+    "model, so they need not match Azure's numbers.",
+    "- The sample sets are tiny (20 to 45 photos), so the quality figures have wide error bars; "
+    "the fork/scissors row moves between 0.90 and 1.00 when the image ids (hence the folds) "
+    "change.",
+    "- Standard deviations are across cross-validation folds; how the real service computes "
+    "them is not documented (its examples show 0.0).",
+    "- `held_out` keeps a probability per image and tag, so its size grows as images x tags.",
+    "",
 ]
 
 
