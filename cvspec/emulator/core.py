@@ -137,6 +137,14 @@ class BackendCore:
         rows = self.store.all("SELECT * FROM tags WHERE project_id = ? ORDER BY seq", (project_id,))
         return {r["id"]: r for r in rows}
 
+    def _image_rows(self, ids: list[str]) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.store.all(f"SELECT * FROM images WHERE id IN ({marks})", chunk)
+        return rows
+
     def _tags_of_images(
         self, image_ids: Sequence[str], with_names: bool = True
     ) -> dict[str, list[ImageTagRef]]:

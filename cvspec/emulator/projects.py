@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from cvspec.emulator import exceptions as exc
 from cvspec.emulator.core import BackendCore
 from cvspec.emulator.domains import DOMAINS, DOMAINS_BY_ID, GENERAL_DOMAIN_ID
 from cvspec.emulator.models import new_id, now, project_wire, tag_wire
-from cvspec.emulator.store import dumps
+from cvspec.emulator.store import dumps, loads
 
 CLASSIFICATION_TYPES = ("Multiclass", "Multilabel")
 TAG_TYPES = ("Regular", "Negative")
@@ -287,10 +286,7 @@ class ProjectsMixin(BackendCore):
 
 
 def loads_list(text: str) -> list[str]:
-    from cvspec.emulator.store import loads
-
-    value = loads(text)
-    return list(value or [])
+    return list(loads(text) or [])
 
 
 def _check_project_name(name: str | None) -> str:
@@ -350,7 +346,3 @@ def _export_platforms(platforms: list[str]) -> list[str]:
                 f"Unsupported export platform {platform}.",
             )
     return list(platforms)
-
-
-def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
-    return {k: row[k] for k in row.keys()}  # noqa: SIM118

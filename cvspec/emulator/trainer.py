@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -179,7 +178,3 @@ class Trainer:
 def _minutes_since(created: str) -> int:
     elapsed = datetime.now(UTC) - parse_time(created)
     return max(1, math.ceil(elapsed.total_seconds() / 60))
-
-
-def monotonic_ms() -> float:
-    return time.monotonic() * 1000.0
