@@ -70,12 +70,14 @@ def read_spec(path: Path, environ: Mapping[str, str] | None = None) -> LoadedSpe
     document = _parse(path)
     locator = Locator(path, document)
     found: list[tuple[Loc, str, bool]] = [
-        (loc, "duplicate key", True) for loc in document.duplicate_keys
+        (loc, f"duplicate key {loc[-1]!r} (first on line {line})", True)
+        for loc, line in document.duplicate_keys
     ]
-    found += [(loc, msg, False) for loc, msg in find_literal_credentials(document.data)]
+    secrets = find_literal_credentials(document.data)
     data, missing = interpolate(document.data, os.environ if environ is None else environ)
-    found += [(loc, msg, False) for loc, msg in missing]
-    spec = _validate(data, found, skip={loc for loc, _ in missing})
+    found += [(loc, msg, False) for loc, msg in secrets + missing]
+    # No second message about a value that holds a secret (it would echo it) or an unset var.
+    spec = _validate(data, found, skip={loc for loc, _ in secrets + missing})
     if spec is not None:
         found += [(loc, msg, False) for loc, msg in check_spec(spec)]
     if found or spec is None:
@@ -101,7 +103,7 @@ def _parse(path: Path) -> Document:
 
 
 def _validate(data: Any, found: list[tuple[Loc, str, bool]], skip: set[Loc]) -> Spec | None:
-    """The Spec, or None with its errors added to `found` (except at `skip`: unset vars)."""
+    """The Spec, or None with its errors added to `found` (except those at `skip`)."""
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:

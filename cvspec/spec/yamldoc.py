@@ -28,7 +28,8 @@ class Document:
     data: Any
     values: dict[Loc, Position] = field(default_factory=dict)
     keys: dict[Loc, Position] = field(default_factory=dict)
-    duplicate_keys: list[Loc] = field(default_factory=list)
+    duplicate_keys: list[tuple[Loc, int]] = field(default_factory=list)
+    """Keys written twice in one mapping, with the line of their first occurrence."""
 
     def position(self, loc: Loc, *, of_key: bool = False) -> Position:
         """Where `loc` was written; the nearest written ancestor if it was not."""
@@ -97,7 +98,7 @@ def _walk_mapping(node: MappingNode, loc: Loc, doc: Document, active: set[int]) 
             continue
         child = (*loc, key_node.value)
         if key_node.value in seen:  # PyYAML keeps the last value; a spec must not rely on it
-            doc.duplicate_keys.append(child)
+            doc.duplicate_keys.append((child, doc.keys[child].line))
         seen.add(key_node.value)
         doc.keys[child] = _position(key_node.start_mark)
         _walk(value_node, child, doc, active)
