@@ -71,7 +71,7 @@ def _negative_tags(spec: Spec) -> list[Problem]:
 def _source_tags(spec: Spec) -> list[Problem]:
     declared = {tag.name for tag in spec.tags}
     return [
-        (("images", i, "tags", j), f"tag {name!r} is not in tags")
+        (("images", i, "tags", j), _not_declared(name, declared))
         for i, source in enumerate(spec.images)
         for j, name in enumerate(source.tags)
         if name not in declared
@@ -81,7 +81,7 @@ def _source_tags(spec: Spec) -> list[Problem]:
 def _gates(spec: Spec) -> list[Problem]:
     declared = {tag.name for tag in spec.tags}
     problems: list[Problem] = [
-        (("gates", "per_tag", name), f"tag {name!r} is not in tags")
+        (("gates", "per_tag", name), _not_declared(name, declared))
         for name in spec.gates.per_tag
         if name not in declared
     ]
@@ -114,8 +114,14 @@ def _undeclared_tags(spec: Spec, resolution: Resolution) -> list[Problem]:
         for index in sources:
             source = spec.images[index]
             if name not in source.tags:  # explicit tags were reported by check_spec
-                problems.append(((("images", index, source.kind)), f"tag {name!r} is not in tags"))
+                problems.append((("images", index, source.kind), _not_declared(name, declared)))
     return problems
+
+
+def _not_declared(name: str, declared: set[str]) -> str:
+    near = [tag for tag in sorted(declared) if tag.casefold() == name.casefold()]
+    hint = f" (did you mean {near[0]!r}? tag names are case-sensitive here)" if near else ""
+    return f"tag {name!r} is not in tags{hint}"
 
 
 def _training_data(spec: Spec, images: tuple[ResolvedImage, ...]) -> list[Problem]:

@@ -234,3 +234,20 @@ def test_tier_image_limit(write_spec: WriteSpec, monkeypatch: pytest.MonkeyPatch
     assert raised.value.problems == [
         "spec.yaml:5:9: images: 10 images is over the F0 tier's limit of 8"
     ]
+
+
+def test_spec_in_subfolder__paths_relative_to_cwd(project: Path) -> None:
+    specs = project / "specs"
+    shutil.copytree(project / "images", specs / "images")
+    (specs / "images/dog/0.png").write_bytes(b"")
+    (specs / "pets.yaml").write_text(BASIC_SPEC.replace("name: dog", "name: Dog"))
+    with pytest.raises(SpecError) as raised:
+        load_and_validate(Path("specs/pets.yaml"))
+    assert raised.value.problems == [
+        "specs/images/dog/0.png: empty file (0 bytes)",
+        "specs/pets.yaml:4:17: images[0].path: tag 'dog' is not in tags"
+        " (did you mean 'Dog'? tag names are case-sensitive here)",
+        "specs/pets.yaml:3:28: tags[1].name: tag 'Dog' has 0 images; training needs at least 5"
+        " per tag",
+        "specs/pets.yaml:5:11: training: training needs at least 2 tags with images, found 1",
+    ]
