@@ -73,7 +73,7 @@ class HashCache:
     def put(self, key: FileKey, facts: FileFacts) -> None:
         """Remember facts; not if the file is so fresh it may change within its mtime tick."""
         self._rows[key.path] = (key.size, key.mtime_ns, facts)
-        if time.time_ns() - key.mtime_ns > _RACY_NS:
+        if facts.sha256 and time.time_ns() - key.mtime_ns > _RACY_NS:
             self._new[key.path] = (key.size, key.mtime_ns, facts)
 
     def save(self) -> None:
@@ -106,7 +106,14 @@ def hash_files(keys: Iterable[FileKey], cache: HashCache) -> dict[str, FileFacts
 
 
 def read_facts(key: FileKey) -> FileFacts:
-    """Hash the file and inspect its bytes (all of them, unless it is huge)."""
+    """Hash the file and inspect its bytes; an unreadable file has an empty sha256."""
+    try:
+        return _read_facts(key)
+    except OSError as exc:
+        return FileFacts("", ImageFacts("", 0, 0, f"cannot read: {exc.strerror}"))
+
+
+def _read_facts(key: FileKey) -> FileFacts:
     with open(key.path, "rb") as file:
         if key.size <= _WHOLE_READ_LIMIT:
             data = file.read()

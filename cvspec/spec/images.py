@@ -106,6 +106,8 @@ class _Merger:
         self.problems: list[str] = []
 
     def add(self, candidate: Candidate, facts: dict[str, FileFacts]) -> None:
+        if candidate.file is not None and not facts[candidate.file.path].sha256:
+            return  # unreadable: reported with the file's problems
         for tag in candidate.tags:
             sources = self.tag_sources.setdefault(tag, [])
             if candidate.source not in sources:

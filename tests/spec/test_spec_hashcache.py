@@ -122,3 +122,22 @@ def test_inspect_image__truncated_bmp(tmp_path: Path) -> None:
     Image.new("RGB", (300, 200)).save(path, "BMP")
     facts = inspect_image(path.read_bytes()[:-100])
     assert facts.defect == "truncated BMP (shorter than its header says)"
+
+
+def test_unreadable_file__is_a_problem_not_a_crash(
+    write_spec: WriteSpec, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = open
+
+    def failing_open(path: str, *args: object, **kwargs: object) -> object:
+        if str(path).endswith("cat/3.png"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", failing_open)
+    with pytest.raises(SpecError) as raised:
+        load_and_validate(write_spec(BASIC_SPEC))
+    assert raised.value.problems == [
+        "images/cat/3.png: cannot read: Permission denied",
+        "spec.yaml:3:15: tags[0].name: tag 'cat' has 4 images; training needs at least 5 per tag",
+    ]
