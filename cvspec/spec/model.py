@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cvspec.spec.domains import CLASSIFICATION_DOMAINS, DEFAULT_DOMAIN, resolve_domain
+from cvspec.spec.globs import check_glob
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _ARM_ACCOUNT = re.compile(
@@ -29,6 +30,9 @@ def _check_url(url: str) -> str:
     if not parts.netloc:
         raise ValueError(f"URL has no host: {url!r}")
     return url
+
+
+Glob = Annotated[str, AfterValidator(check_glob)]
 
 
 class _Model(BaseModel):
@@ -90,7 +94,7 @@ class ImageSourceSpec(_Model):
     """HTTP(S) image URLs, uploaded through the service's URL API."""
     tags: list[str] = Field(default_factory=list)
     """Tags given to every image of this source (in addition to `{tag}` or the manifest's)."""
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[Glob] = Field(default_factory=list)
     """Globs (relative to the spec file) of files this source leaves out."""
 
     @field_validator("path")
@@ -133,8 +137,7 @@ class ImageSourceSpec(_Model):
 
 
 def _check_pattern(pattern: str) -> None:
-    if not pattern.strip():
-        raise ValueError("path must not be empty")
+    check_glob(pattern)
     for part in pattern.replace("\\", "/").split("/"):
         if "{tag}" in part and part != "{tag}":
             raise ValueError(f"{{tag}} must be a whole path part, not {part!r}")
@@ -247,7 +250,7 @@ class Spec(_Model):
     """Every tag of the project."""
     images: list[ImageSourceSpec] = Field(default_factory=list)
     """Image sources; the same image reached twice merges its tags (multilabel)."""
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[Glob] = Field(default_factory=list)
     """Globs (relative to the spec file) of files no source may use."""
     allow_outside: bool = False
     """Allow image paths that leave the spec's directory (through `..` or a symlink)."""

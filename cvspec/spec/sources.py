@@ -6,6 +6,7 @@ symlink, is refused unless the spec says `allow_outside: true`.
 
 from __future__ import annotations
 
+import csv
 import glob
 import os
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from cvspec.spec.globs import glob_regex
 from cvspec.spec.hashcache import FileKey
 from cvspec.spec.manifests import ManifestRow, read_manifest
 from cvspec.spec.model import ImageSourceSpec, Spec
@@ -49,7 +51,7 @@ class _Context:
         self.real_base = os.path.realpath(self.base)
         self.allow_outside = spec.allow_outside
         self.locator = locator
-        self.global_exclude = [_glob_regex(p) for p in spec.exclude]
+        self.global_exclude = [glob_regex(p) for p in spec.exclude]
         self.out = Expansion()
         self._real_dirs: dict[str, str] = {}
 
@@ -88,8 +90,8 @@ def _expand_glob(context: _Context, index: int, source: ImageSourceSpec, pattern
     if not context.allow_outside and _leaves(pattern):
         context.spec_problem(loc, f"{pattern!r} leaves the spec's directory; {_OUTSIDE_HINT}")
         return
-    regex = _glob_regex(pattern)
-    exclude = context.global_exclude + [_glob_regex(p) for p in source.exclude]
+    regex = glob_regex(pattern)
+    exclude = context.global_exclude + [glob_regex(p) for p in source.exclude]
     tags_of = _TagSets(source.tags)
     found = 0
     root = "" if os.path.isabs(pattern) else context.base
@@ -133,8 +135,11 @@ def _expand_manifest(context: _Context, index: int, source: ImageSourceSpec, nam
     except OSError as exc:
         context.spec_problem(loc, f"cannot read manifest {name!r}: {exc.strerror}")
         return
+    except (UnicodeDecodeError, csv.Error) as exc:
+        context.spec_problem(loc, f"cannot read manifest {name!r}: {_reason(exc)}")
+        return
     context.out.problems.extend(problems)
-    exclude = context.global_exclude + [_glob_regex(p) for p in source.exclude]
+    exclude = context.global_exclude + [glob_regex(p) for p in source.exclude]
     for row in rows:
         _add_manifest_row(context, index, source, path, row, exclude)
     if not rows and not problems:
@@ -203,26 +208,7 @@ def _excluded(relative: str, exclude: list[re.Pattern[str]]) -> bool:
     return any(regex.fullmatch(relative) for regex in exclude)
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """A regex for a glob: `**` spans directories, `*` and `?` do not, `{tag}` is captured."""
-    out, i = [], 0
-    while i < len(pattern):
-        token, i = _glob_token(pattern, i)
-        out.append(token)
-    return re.compile("".join(out))
-
-
-def _glob_token(pattern: str, i: int) -> tuple[str, int]:
-    rest = pattern[i:]
-    for literal, regex in (("**/", "(?:[^/]+/)*"), ("**", ".*"), ("{tag}", "(?P<tag>[^/]+)")):
-        if rest.startswith(literal):
-            return regex, i + len(literal)
-    if rest[0] == "*":
-        return "[^/]*", i + 1
-    if rest[0] == "?":
-        return "[^/]", i + 1
-    end = pattern.find("]", i + 2)
-    if rest[0] == "[" and end != -1:
-        body = pattern[i + 1 : end]
-        return "[" + ("^" + body[1:] if body.startswith("!") else body) + "]", end + 1
-    return re.escape(rest[0]), i + 1
+def _reason(exc: UnicodeDecodeError | csv.Error) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return str(exc)

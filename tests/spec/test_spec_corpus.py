@@ -97,6 +97,9 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     ),
     "manifest-no-path-column": _write("labels.csv", "file,tags\nimages/cat/0.png,cat\n"),
     "jsonl-invalid": _write("labels.jsonl", _BAD_JSONL),
+    "manifest-latin1": _write(
+        "latin1.csv", "path,tags\nimages/cat/0.png,caf\xe9\n".encode("latin-1")
+    ),
     "manifest-escape": _manifest_escape,
     "extra-untagged": _image("extra/a.png"),
 }
