@@ -205,3 +205,27 @@ def test_the_live_reader_pages_by_256_and_reads_what_the_sdk_models_read(
     ]
     assert sorted(i.id for i in models) == [i.id for i in state.images]
     assert all(i.hash_key is None and i.tags == () for i in state.images)
+
+
+@pytest.mark.parametrize(
+    ("tty", "no_color_env", "flag", "expected"),
+    [
+        (True, None, False, True),
+        (True, "1", False, False),
+        (True, None, True, False),
+        (False, None, False, False),
+    ],
+)
+def test_colour_only_on_a_terminal_without_no_color(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, no_color_env: str | None, flag: bool, expected: bool
+) -> None:
+    import sys
+
+    from cvspec.commands.plan import _color
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    if no_color_env is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color_env)
+    assert _color(flag) is expected
