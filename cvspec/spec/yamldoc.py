@@ -51,14 +51,20 @@ class YamlSyntaxError(Exception):
 
 def parse_yaml(text: str) -> Document:
     """Parse one YAML document. Raises YamlSyntaxError."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(text, exc) from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(text, exc) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(Position(1, 1), str(exc)) from None
+        message = " ".join(str(exc).split())
+        raise YamlSyntaxError(Position(1, 1), f"invalid YAML: {message}") from None
     finally:
         loader.dispose()
     doc = Document(data)
@@ -72,6 +78,14 @@ def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
     position = _position(mark) if mark is not None else Position(1, 1)
     message = ": ".join(part for part in (exc.context, exc.problem) if part)
     return YamlSyntaxError(position, f"invalid YAML: {message or 'cannot parse'}")
+
+
+def _reader_error(text: str, exc: yaml.reader.ReaderError) -> YamlSyntaxError:
+    before = text[: exc.position]
+    position = Position(before.count("\n") + 1, len(before) - before.rfind("\n"))
+    return YamlSyntaxError(
+        position, f"invalid YAML: character #x{exc.character:04x} is not allowed"
+    )
 
 
 def _position(mark: yaml.Mark) -> Position:

@@ -11,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cvspec.spec import Spec, load_spec, resolve_domain, spec_json_schema
+from cvspec.errors import SpecError
+from cvspec.spec import Spec, load_and_validate, load_spec, resolve_domain, spec_json_schema
 from cvspec.spec.domains import CLASSIFICATION_DOMAINS
 from cvspec.spec.pydantic_errors import allowed_keys
 
@@ -193,3 +194,80 @@ def test_json_schema__describes_every_field() -> None:
 )
 def test_allowed_keys(loc: tuple[str | int, ...], keys: list[str]) -> None:
     assert allowed_keys(loc) == keys
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["project", "name", "tags", "images", "path", "urls", "gates", "x"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.text(max_size=80), _JSONISH.map(lambda v: yaml.safe_dump(v))))
+def test_any_text__is_a_spec_or_a_spec_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_spec(path, environ={})
+        except SpecError as exc:
+            assert exc.problems
+            assert all("\n" not in line for line in exc.problems)
+
+
+_LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 30)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.sampled_from(["images/{tag}/*.png", "../x", "[", "${X}", "https://a/b.jpg", "a.csv"])
+)
+_VALUE = st.recursive(
+    _LEAF,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=2),
+    max_leaves=6,
+)
+
+
+def _section(*keys: str) -> st.SearchStrategy[Any]:
+    return st.dictionaries(st.sampled_from(keys), _VALUE, max_size=len(keys)) | _LEAF
+
+
+_SPEC_SHAPED = st.fixed_dictionaries(
+    {},
+    optional={
+        "version": _LEAF,
+        "tier": _LEAF,
+        "project": _section("name", "description", "classification", "domain"),
+        "tags": st.lists(_section("name", "description", "type"), max_size=3),
+        "images": st.lists(_section("path", "manifest", "urls", "tags", "exclude"), max_size=3),
+        "exclude": _VALUE,
+        "training": _section("type", "budget_hours", "notification_email", "force"),
+        "gates": _section("min_precision", "threshold", "per_tag", "no_regression"),
+        "publish": _section("name", "prediction_resource", "keep"),
+        "prune": _section("tags", "images"),
+        "protect": _LEAF,
+    },
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_SPEC_SHAPED)
+def test_spec_shaped_data__is_valid_or_one_line_problems(data: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        try:
+            load_and_validate(path, environ={}, use_cache=False)
+        except SpecError as exc:
+            assert exc.problems
+            assert all("\n" not in line for line in exc.problems)
