@@ -22,6 +22,7 @@ from cvspec.live import LiveImage, LiveIteration, LiveProject, LiveState, LiveTa
 from cvspec.plan import Drift, DriftKind, Plan, live_fingerprint, live_summary, order
 
 ITERATION_LIMIT = 20
+IN_PROGRESS = ("Training", "Queued")  # iteration statuses that end on their own
 CLASSIFICATION = "Classification"
 R = ops.Reason
 
@@ -451,7 +452,7 @@ def _compare_training(training: DesiredTraining | None, live: LiveState) -> list
 def _training_reason(
     training: DesiredTraining, mine: list[LiveIteration], iterations: Iterable[LiveIteration]
 ) -> tuple[ops.Reason, str, str | None]:
-    if any(i.status == "Training" for i in mine):
+    if any(i.status in IN_PROGRESS for i in mine):
         return R.TRAINING_IN_PROGRESS, "an iteration of this dataset is still training", None
     if mine:
         status = mine[-1].status
@@ -540,7 +541,7 @@ def _retention(
             i
             for i in owned
             if i.name != target
-            and i.status != "Training"
+            and i.status not in IN_PROGRESS
             and (not i.publish_name or i.id in unpublishing)
         ),
         key=lambda i: (i.created, i.id),

@@ -198,6 +198,12 @@ CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
         [("Train", R.TRAINING_IN_PROGRESS), ("Publish", R.NOT_PUBLISHED)],
     ),
     (
+        "queued training is waited for",
+        desired(),
+        live(iterations=(replace(unpublished(TRAINED), status="Queued"),)),
+        [("Train", R.TRAINING_IN_PROGRESS), ("Publish", R.NOT_PUBLISHED)],
+    ),
+    (
         "failed training is retried",
         desired(),
         live(iterations=(replace(unpublished(TRAINED), status="Failed"),)),
