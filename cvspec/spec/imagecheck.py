@@ -1,7 +1,8 @@
 """Cheap image checks: format and size from the header, truncation from the last bytes.
 
-Nothing is decoded: Pillow reads only the header, and a truncated file is recognised by a
-missing end marker. The service's limits are in service-behavior.md §3.
+Nothing is decoded: Pillow reads only the header, a truncated file is recognised by a
+missing end marker, and a PNG's chunk CRCs are verified. The service's limits are in
+service-behavior.md §3.
 """
 
 from __future__ import annotations
@@ -43,8 +44,20 @@ def inspect_image(data: bytes, *, complete: bool = True) -> ImageFacts:
     if fmt not in ACCEPTED_FORMATS:
         defect = f"unsupported image format {fmt} (the service accepts JPEG, PNG, BMP and GIF)"
         return ImageFacts(fmt, width, height, defect)
-    defect = _truncation(fmt, data) if complete else ""
+    defect = (_truncation(fmt, data) or _corrupt_png(fmt, data)) if complete else ""
     return ImageFacts(fmt, width, height, defect)
+
+
+def _corrupt_png(fmt: str, data: bytes) -> str:
+    """PNG chunks carry CRCs: Pillow's verify() checks them without decompressing."""
+    if fmt != "PNG":
+        return ""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception as exc:  # verify() raises SyntaxError, OSError, struct.error, ...
+        return f"corrupt PNG ({exc})"
+    return ""
 
 
 def _truncation(fmt: str, data: bytes) -> str:

@@ -37,6 +37,12 @@ def _bytes_of(size: tuple[int, int], fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _corrupt_png() -> bytes:
+    data = bytearray(_bytes_of((64, 48), "PNG"))
+    data[data.index(b"IDAT") + 6] ^= 0xFF  # a byte of compressed data: the CRC no longer matches
+    return bytes(data)
+
+
 def _symlink_escape(root: Path) -> None:
     outside = write_image(root.parent / "outside.png")
     (root / "images/cat/5.png").symlink_to(outside)
@@ -83,6 +89,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "not-image": _write("images/cat/5.jpg", b"hello, not a JPEG\n"),
     "truncated-jpeg": _write("images/cat/5.jpg", _noise_jpeg()[:-500]),
     "truncated-png": _write("images/dog/5.png", _bytes_of((64, 48), "PNG")[:-20]),
+    "corrupt-png": _write("images/dog/5.png", _corrupt_png()),
     "truncated-gif": _write("images/dog/5.gif", _bytes_of((64, 48), "GIF")[:-1]),
     "oversize": _image("images/cat/5.bmp", (1500, 1500), "BMP"),
     "dimensions": _image("images/cat/5.png", (10300, 500)),
