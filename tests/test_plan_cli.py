@@ -229,3 +229,14 @@ def test_colour_only_on_a_terminal_without_no_color(
     else:
         monkeypatch.setenv("NO_COLOR", no_color_env)
     assert _color(flag) is expected
+
+
+def test_service_errors_on_the_json_image_path_keep_their_code(service: Service) -> None:
+    from cvspec import live as live_module
+    from cvspec.errors import ServiceError
+
+    missing = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(ServiceError) as caught:
+        live_module._read_images(service, missing, {})
+    assert caught.value.status == 404
+    assert caught.value.code is not None and caught.value.code.startswith("NotFound")
