@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,12 @@ def test_spec_shaped_data__is_valid_or_one_line_problems(data: dict[str, Any]) -
         except SpecError as exc:
             assert exc.problems
             assert all("\n" not in line for line in exc.problems)
+
+
+def test_committed_schema_file__matches_the_model() -> None:
+    committed = Path(__file__).resolve().parents[2] / "docs" / "spec.schema.json"
+    if not committed.exists():
+        pytest.skip("docs/spec.schema.json is not committed")
+    assert json.loads(committed.read_text(encoding="utf-8")) == spec_json_schema(), (
+        "regenerate it: cvspec schema > docs/spec.schema.json"
+    )
