@@ -398,3 +398,27 @@ def test_more_than_20_tags_on_one_entry_is_per_image_error(
     summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
     assert [i.status for i in summary.images] == ["OK", "ErrorTagLimitExceed"]
     assert len(summary.images[0].image.tags) == 20
+
+
+def test_batch_with_no_valid_image_is_refused(
+    trainer: CustomVisionTrainingClient, project: Project
+) -> None:
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.create_images_from_files(project.id, _files(b"junk", b"more junk"))
+    assert service_error(excinfo) == (400, "BadRequestImageBatch", "No valid image files")
+
+
+def test_create_images_from_unknown_prediction(
+    trainer: CustomVisionTrainingClient, project: Project
+) -> None:
+    from azure.cognitiveservices.vision.customvision.training.models import (
+        ImageIdCreateBatch,
+        ImageIdCreateEntry,
+    )
+
+    batch = ImageIdCreateBatch(
+        images=[ImageIdCreateEntry(id="00000000-0000-0000-0000-000000000000")]
+    )
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.create_images_from_predictions(project.id, batch)
+    assert service_error(excinfo)[:2] == (400, "BadRequestImageBatch")

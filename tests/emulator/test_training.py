@@ -323,3 +323,24 @@ def test_training_is_deterministic(
     a = trainer.get_iteration_performance(project.id, first.id, threshold=0.7)
     b = trainer.get_iteration_performance(project.id, second.id, threshold=0.7)
     assert a.as_dict() == b.as_dict()
+
+
+def test_failed_training_reports_details(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from .support import training_client
+
+    data_dir = tmp_path_factory.mktemp("failing")
+    with EmulatorServer(data_dir) as srv:
+        client = training_client(srv)
+        project = client.create_project("p", classification_type="Multiclass")
+        a, b = client.create_tag(project.id, "a"), client.create_tag(project.id, "b")
+        upload(client, project.id, [a.id], 5, PALETTE["red"])
+        upload(client, project.id, [b.id], 5, PALETTE["blue"])
+        for blob in (data_dir / "blobs").rglob("*"):
+            if blob.is_file():
+                blob.write_bytes(b"lost")  # the image store got damaged behind our back
+        iteration = wait_trained(client, project.id, client.train_project(project.id))
+        assert iteration.status == "Failed"
+        assert iteration.training_error_details
+        with pytest.raises(CustomVisionErrorException) as excinfo:
+            client.get_iteration_performance(project.id, iteration.id)
+        assert service_error(excinfo)[1] == "BadRequestIterationIsNotTrained"
