@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import threading
@@ -115,6 +116,17 @@ def _throttle_message(kind: str, tier: str) -> str:
     )
 
 
+class InjectedDrop(ConnectionAbortedError):
+    """Raised to cut a response off mid-body (an injected dropped connection)."""
+
+
+class _QuietInjectedDrops(logging.Filter):
+    """Keep uvicorn from logging a traceback for every connection we drop on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+
+
 class FaultMiddleware:
     """ASGI middleware applying the TPS limit and the fault injection to API paths."""
 
@@ -125,6 +137,8 @@ class FaultMiddleware:
         self.limiter = limiter
         self.faults = faults if faults and faults.rate > 0 else None
         self._random = random.Random(faults.seed if faults else None)
+        if self.faults is not None and "drop" in self.faults.kinds:
+            logging.getLogger("uvicorn.error").addFilter(_QuietInjectedDrops())
         self._random_lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,7 +193,7 @@ class FaultMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": b"{", "more_body": True})
-            raise ConnectionAbortedError("cvspec emulator: injected dropped connection")
+            raise InjectedDrop("cvspec emulator: injected dropped connection")
         if fault == "slow" and self.faults is not None:
             await asyncio.sleep(self.faults.slow_seconds)
         await self.app(scope, receive, send)
