@@ -109,7 +109,7 @@ def _validate(data: Any, found: list[tuple[Loc, str, bool]], skip: set[Loc]) -> 
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             message, at_key = describe_error(error)
-            if tuple(error["loc"]) not in skip:
+            if tuple(error["loc"]) not in skip or error["type"] == "extra_forbidden":
                 found.append((tuple(error["loc"]), message, at_key))
         return None
 
