@@ -109,6 +109,9 @@ class Reporter:
         else:
             self._periodic(text, final)
 
+    def _on_recovering(self, images: int) -> None:
+        self._write(f"Recovering {images} image(s) uploaded by an interrupted apply")
+
     def _on_image_failed(self, path: str, message: str) -> None:
         self._write(f"  ! {path}: {message}")
 

@@ -2,10 +2,11 @@
 
 A batch holds at most 64 images and 20 distinct tags (the service's limits). Images are
 sorted by their tags before batching so that a spec with many tags still fills batches.
-Each batch costs exactly two calls: the upload, then one UpdateImageMetadata that writes the
-identity manifest of the whole batch (cvspec.identity). An apply killed between the two
-leaves images without identity; the next apply uploads them again, the service answers
-OKDuplicate with the existing image, and the manifest is written then: no duplicates.
+Each batch costs exactly two calls: the upload (its images marked `cvspec: pending`), then
+one UpdateImageMetadata that writes the identity manifest of the whole batch
+(cvspec.identity). An apply killed between the two leaves pending images; the next apply
+gives them their identity first (cvspec.recover), or uploads them again and the service
+answers OKDuplicate with the existing image: no duplicates either way.
 
 A batch the service refuses as a whole (HTTP 400, e.g. "No valid image files") is split in
 halves until the offending files are isolated, so failures are reported per file name.
@@ -25,6 +26,7 @@ from azure.cognitiveservices.vision.customvision.training import models as m
 from cvspec import ops
 from cvspec.errors import ServiceError
 from cvspec.identity import encode_manifest
+from cvspec.recover import PENDING_METADATA
 from cvspec.sdk import call
 
 if TYPE_CHECKING:
@@ -164,7 +166,9 @@ def _create(
             m.ImageUrlCreateEntry(url=i.url or "", tag_ids=ctx.tag_list(i.tags)) for i in images
         ]
         summary = call(
-            client.create_images_from_urls, ctx.project(), m.ImageUrlCreateBatch(images=entries)
+            client.create_images_from_urls,
+            ctx.project(),
+            m.ImageUrlCreateBatch(images=entries, metadata=PENDING_METADATA),
         )
         key_of = {i.url or "": i.path for i in images}
     else:
@@ -177,7 +181,9 @@ def _create(
             for i in images
         ]
         summary = call(
-            client.create_images_from_files, ctx.project(), m.ImageFileCreateBatch(images=files)
+            client.create_images_from_files,
+            ctx.project(),
+            m.ImageFileCreateBatch(images=files, metadata=PENDING_METADATA),
         )
         key_of = {i.path: i.path for i in images}
     return _results(summary, images, key_of)

@@ -234,3 +234,26 @@ def test_a_saved_plan_is_applied_and_refused_once_stale(emu: Emulator, tmp_path:
     assert stale.returncode == 1
     assert "Saved plan is stale" in stale.stderr
     assert "green" not in snapshot(emu.service, model.name).tags  # nothing was changed
+
+
+def test_pending_images_of_a_killed_apply_get_their_identity_then_are_pruned(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """Uploaded with the `pending` mark, never given identity: some left the spec since."""
+    model = _two_tags("pending", training=False, publish=None)
+    spec = model.write(tmp_path)
+    client = emu.service.training
+    project = client.create_project(model.name, classification_type="Multiclass")
+    red = client.create_tag(project.id, "red")
+    seeds = [*model.images["red"], 7001, 7002, 7003]  # the last three are not in the spec
+    entries = [
+        m.ImageFileCreateEntry(name=f"{seed}.png", contents=model.image("red", seed))
+        for seed in seeds
+    ]
+    batch = m.ImageFileCreateBatch(images=entries, tag_ids=[red.id], metadata={"cvspec": "pending"})
+    client.create_images_from_files(project.id, batch)
+    result = _apply(emu, spec)
+    assert result.returncode == 0, result.stderr
+    assert "Recovering 8 image(s) uploaded by an interrupted apply" in result.stdout
+    assert_matches(snapshot(emu.service, model.name), model)  # pruned, nothing unmanaged
+    _plan_is_empty(emu, spec)

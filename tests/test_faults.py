@@ -16,7 +16,7 @@ def test_apply_converges_through_a_fifth_of_calls_failing(tmp_path: Path) -> Non
     model = SpecModel(
         name="faulty",
         tags={"red": "", "blue": "", "green": ""},
-        images={"red": list(range(70)), "blue": list(range(70, 140)), "green": [*range(140, 145)]},
+        images={"red": list(range(50)), "blue": list(range(50, 100)), "green": [*range(100, 105)]},
         learnable=True,
     )
     spec = model.write(tmp_path / "spec")

@@ -58,10 +58,12 @@ def apply(
     if _is_plan_file(target):
         _apply_saved(target, as_json, parallelism, rate)
         return
+    from cvspec.recover import recover_pending
     from cvspec.render import render_text
 
     with session(target) as (validated, service):
         reporter = _reporter(service, as_json, rate)
+        recover_pending(service, validated.spec.project.name, reporter, parallelism)
         result = make_plan(validated, service)
         if not as_json:
             click.echo(render_text(result))
