@@ -168,6 +168,8 @@ def _logistic(z: np.ndarray, y: np.ndarray, seed: int) -> LogisticRegression:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # many tags with few images each is a normal classification project, not a regression
+        warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
         clf.fit(z, y)
     return clf
 
