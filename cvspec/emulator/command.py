@@ -47,7 +47,7 @@ def emulator() -> None:
 )
 @click.option(
     "--tier",
-    type=click.Choice(sorted(TIERS), case_sensitive=False),
+    type=click.Choice(sorted(TIERS)),
     default="S0",
     show_default=True,
     envvar="CVSPEC_EMULATOR_TIER",
@@ -66,6 +66,13 @@ def emulator() -> None:
     "--prediction-resource-id",
     envvar="CVSPEC_EMULATOR_PREDICTION_RESOURCE_ID",
     help="Fix the prediction resource's ARM id.",
+)
+@click.option(
+    "--extra-prediction-resource",
+    "extra_resources",
+    multiple=True,
+    metavar="KEY=RESOURCE_ID",
+    help="Another prediction resource (repeatable); printed as VISION_PREDICTION_KEY_2 etc.",
 )
 @click.option(
     "--tps-limit/--no-tps-limit",
@@ -102,6 +109,7 @@ def serve(
     training_key: str | None,
     prediction_key: str | None,
     prediction_resource_id: str | None,
+    extra_resources: tuple[str, ...],
     tps_limit: bool,
     fault_rate: float | None,
     fault_kinds: tuple[str, ...],
@@ -121,7 +129,7 @@ def serve(
         data_dir,
         host=host,
         port=port,
-        tier=tier.upper(),
+        tier=tier,
         training_key=training_key,
         prediction_key=prediction_key,
         prediction_resource_id=prediction_resource_id,
@@ -135,9 +143,23 @@ def serve(
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    extra = []
+    for spec in extra_resources:
+        key, sep, resource_id = spec.partition("=")
+        if not sep or not key or not resource_id:
+            raise click.BadParameter(
+                f"{spec!r} is not KEY=RESOURCE_ID", param_hint="--extra-prediction-resource"
+            )
+        extra.append(server.add_prediction_resource(resource_id, key))
     server.start()
     try:
-        for name, value in environment_lines(server):
+        lines = environment_lines(server)
+        for number, (resource_id, key) in enumerate(extra, start=2):
+            lines += [
+                (f"VISION_PREDICTION_KEY_{number}", key),
+                (f"VISION_PREDICTION_RESOURCE_ID_{number}", resource_id),
+            ]
+        for name, value in lines:
             click.echo(f"{name}={shlex.quote(value)}")
         sys.stdout.flush()
         while not stop.wait(0.5):

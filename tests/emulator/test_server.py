@@ -91,10 +91,10 @@ def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> sub
     )
 
 
-def _read_environment(process: subprocess.Popen[str]) -> dict[str, str]:
+def _read_environment(process: subprocess.Popen[str], count: int = 5) -> dict[str, str]:
     assert process.stdout is not None
     values: dict[str, str] = {}
-    while len(values) < 5:
+    while len(values) < count:
         line = process.stdout.readline()
         assert line, "serve exited before printing its endpoints"
         name, _, value = line.strip().partition("=")
@@ -239,3 +239,21 @@ def test_environment_turns_on_faults_and_tps(
     assert srv.faults == FaultConfig(rate=1.0, kinds=("503",))
     assert srv.tps_limit is True
     srv.backend.close()
+
+
+def test_serve_with_an_extra_prediction_resource(tmp_path: Path) -> None:
+    resource = "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/b"
+    process = _serve(tmp_path, "--tier", "F0", "--extra-prediction-resource", f"k2={resource}")
+    try:
+        env = _read_environment(process, count=7)
+        assert env["VISION_PREDICTION_KEY_2"] == "k2"
+        assert env["VISION_PREDICTION_RESOURCE_ID_2"] == resource
+        url = (
+            env["VISION_PREDICTION_ENDPOINT"]
+            + "/customvision/v3.1/prediction/x/classify/iterations/y/url"
+        )
+        answer = requests.post(url, json={"url": "http://x"}, headers={"Prediction-Key": "k2"})
+        assert answer.status_code == 404  # the key is known; the iteration is not
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
