@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import types
 from typing import Any, Union, get_args, get_origin
 
@@ -17,8 +18,10 @@ def describe_error(error: ErrorDetails) -> tuple[str, bool]:
     loc = tuple(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = ", ".join(allowed_keys(loc[:-1])) or "none"
-        return f"unknown key {loc[-1]!r}; allowed keys: {allowed}", True
+        keys = allowed_keys(loc[:-1])
+        near = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        return f"unknown key {loc[-1]!r}{hint}; allowed keys: {', '.join(keys) or 'none'}", True
     if kind == "missing":
         return f"missing required key {loc[-1]!r}", False
     if kind in ("model_type", "model_attributes_type", "dict_type"):
