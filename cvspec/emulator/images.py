@@ -204,10 +204,25 @@ class ImagesMixin(UploadsMixin):
                 "BadRequestExceededBatchSize",
                 f"At most {self.limits.ids_per_call} image ids per call.",
             )
-        selected = self._select_images(project_id, iteration_id, order_by="Oldest")
-        by_id = {row["id"]: (row, tags) for row, tags in selected}
+        if iteration_id:
+            selected = self._select_images(project_id, iteration_id, order_by="Oldest")
+            by_id = {row["id"]: (row, tags) for row, tags in selected}
+        else:
+            by_id = self._workspace_images_by_id(project_id, image_ids)
         found = [by_id[i] for i in dict.fromkeys(image_ids) if i in by_id]
         return [image_wire(row, tags, self.public_url) for row, tags in found]
+
+    def _workspace_images_by_id(
+        self, project_id: str, image_ids: list[str]
+    ) -> dict[str, tuple[sqlite3.Row, list[ImageTagRef]]]:
+        project = self._project(project_id)
+        rows = [
+            r
+            for r in self._image_rows(list(dict.fromkeys(image_ids)))
+            if r["project_id"] == project["id"] and r["in_workspace"]
+        ]
+        tags = self._tags_of_images([r["id"] for r in rows])
+        return {r["id"]: (r, tags[r["id"]]) for r in rows}
 
     def image_bytes(self, project_id: str, image_id: str) -> bytes:
         row = self.store.one(

@@ -174,7 +174,8 @@ class IterationsMixin(BackendCore):
 
     def _iteration_wire(self, row: sqlite3.Row) -> dict[str, Any]:
         domain = DOMAINS_BY_ID.get(row["domain_id"], {})
-        return iteration_wire(row, bool(domain.get("exportable")))
+        platforms = domain.get("exportablePlatforms", []) if domain.get("exportable") else []
+        return iteration_wire(row, platforms)
 
     def get_iterations(self, project_id: str) -> list[dict[str, Any]]:
         project = self._project(project_id)

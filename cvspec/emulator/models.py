@@ -86,7 +86,8 @@ def tag_wire(row: sqlite3.Row | dict[str, Any], image_count: int) -> dict[str, A
     }
 
 
-def iteration_wire(row: sqlite3.Row, exportable: bool) -> dict[str, Any]:
+def iteration_wire(row: sqlite3.Row, export_platforms: list[str]) -> dict[str, Any]:
+    """An ``Iteration``; ``export_platforms`` are its domain's (empty: not exportable)."""
     # the service fills these in once the training is under way (see the recordings)
     trained = row["status"] != "Training" or row["last_modified"] != row["created"]
     wire: dict[str, Any] = {
@@ -101,8 +102,8 @@ def iteration_wire(row: sqlite3.Row, exportable: bool) -> dict[str, Any]:
     wire.update(
         {
             "projectId": row["project_id"],
-            "exportable": exportable and row["status"] == "Completed",
-            "exportableTo": None,
+            "exportable": bool(export_platforms) and row["status"] == "Completed",
+            "exportableTo": list(export_platforms) if trained and export_platforms else None,
             "domainId": row["domain_id"] if trained else None,
             "classificationType": row["classification_type"] if trained else None,
             "trainingType": row["training_type"],
