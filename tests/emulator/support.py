@@ -44,7 +44,7 @@ def make_image(
     img = Image.new("RGB", size, color)
     pixels = img.load()
     assert pixels is not None
-    for _ in range(max(8, size[0] * size[1] // 20)):
+    for _ in range(min(2000, max(8, size[0] * size[1] // 20))):
         x, y = rng.randrange(size[0]), rng.randrange(size[1])
         jitter = tuple(max(0, min(255, c + rng.randint(-60, 60))) for c in color)
         pixels[x, y] = jitter
