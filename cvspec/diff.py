@@ -299,9 +299,9 @@ def _compare_images(
 ) -> None:
     have, duplicates = _managed(live.images)
     want = {i.hash_key: i for i in desired.images}
-    uploads = [_upload(i) for key, i in sorted(want.items()) if key not in have]
+    uploads = [_upload(want[key]) for key in sorted(want.keys() - have.keys())]
     removes, adds = _retags(want, have, deleted_tags)
-    extra = [image for key, image in sorted(have.items()) if key not in want]
+    extra = [have[key] for key in sorted(have.keys() - want.keys())]
     if uploads:
         found.add(
             ops.UploadImages(
@@ -341,10 +341,10 @@ def _retags(
 ) -> tuple[list[ops.ImageRetag], list[ops.ImageRetag]]:
     removes: list[ops.ImageRetag] = []
     adds: list[ops.ImageRetag] = []
-    for key, image in sorted(want.items()):
-        current = have.get(key)
-        if current is None:
-            continue
+    # Only images whose tags differ are sorted (tags are sorted tuples on both sides).
+    changed = sorted(k for k in want.keys() & have.keys() if want[k].tags != have[k].tags)
+    for key in changed:
+        image, current = want[key], have[key]
         # Deleting a tag untags its images: no separate removal for it.
         gone = sorted(set(current.tags) - set(image.tags) - deleted_tags)
         new = sorted(set(image.tags) - set(current.tags))

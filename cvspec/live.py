@@ -224,7 +224,9 @@ def _identity(image_id: str, metadata: Mapping[str, str] | None) -> str | None:
     if not metadata or metadata.get(MARKER_KEY) != MARKER_VALUE:
         return None
     # The 64 images of an upload batch share one manifest: decode it once, not 64 times.
-    return _manifest(tuple(sorted(metadata.items()))).get(_canonical_id(image_id))
+    entries = _manifest(tuple(metadata.items()))
+    found = entries.get(image_id.lower())
+    return found if found is not None else entries.get(_canonical_id(image_id))
 
 
 @lru_cache(maxsize=1024)
