@@ -29,6 +29,8 @@ class Backend(ProjectsMixin, ImagesMixin, IterationsMixin, PredictionsMixin):
         """Resume trainings a previous process left unfinished; returns their ids."""
         return self.trainer.resume_interrupted()
 
-    def close(self) -> None:
-        self.trainer.shutdown()
+    def close(self, grace_seconds: float = 0.0) -> None:
+        """Stop the trainer (a training still running after the grace period is resumed at
+        the next start) and close the database."""
+        self.trainer.shutdown(grace_seconds)
         self.store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -16,6 +17,12 @@ from cvspec.emulator.store import Store, dumps, loads
 
 log = logging.getLogger(__name__)
 
+CHUNK = 64  # features are computed and saved this many images at a time
+
+
+class TrainingInterrupted(Exception):
+    """The emulator stopped mid-training; the iteration stays Training and resumes later."""
+
 
 class FeatureCache:
     """Image features by (sha256, FEATURE_VERSION); computed once, persisted in SQLite."""
@@ -23,6 +30,7 @@ class FeatureCache:
     def __init__(self, store: Store, workers: int = 2) -> None:
         self.store = store
         self.workers = workers
+        self.stopping = threading.Event()
 
     def get_many(self, shas: list[str]) -> dict[str, np.ndarray]:
         from cvspec.emulator import learning
@@ -41,18 +49,21 @@ class FeatureCache:
             for r in rows:
                 found[r["sha256"]] = np.frombuffer(r["vector"], dtype=r["dtype"])
         missing = [s for s in unique if s not in found]
-        if missing:
+        for start in range(0, len(missing), CHUNK):
+            if self.stopping.is_set():
+                raise TrainingInterrupted("the emulator is stopping")
+            chunk = missing[start : start + CHUNK]
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                vectors = list(pool.map(self._compute, missing))
+                vectors = list(pool.map(self._compute, chunk))
             with self.store.tx() as c:
                 c.executemany(
                     "INSERT OR REPLACE INTO features VALUES (?,?,?,?)",
                     [
                         (sha, version, vec.tobytes(), str(vec.dtype))
-                        for sha, vec in zip(missing, vectors, strict=True)
+                        for sha, vec in zip(chunk, vectors, strict=True)
                     ],
                 )
-            found.update(zip(missing, vectors, strict=True))
+            found.update(zip(chunk, vectors, strict=True))
         return found
 
     def get(self, sha: str) -> np.ndarray:
@@ -68,19 +79,25 @@ class FeatureCache:
 
 
 class Trainer:
-    """Runs queued trainings one at a time in a background thread."""
+    """Runs queued trainings one at a time in a daemon thread.
+
+    Stopping does not wait for a training in progress: it is abandoned, stays ``Training``
+    in the database, and the next start resumes it (as after a crash).
+    """
 
     def __init__(self, store: Store, features: FeatureCache) -> None:
         self.store = store
         self.features = features
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvspec-train")
+        self._queue: queue.Queue[str | None] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
+        self._thread = threading.Thread(target=self._work, name="cvspec-train", daemon=True)
+        self._thread.start()
 
     def submit(self, iteration_id: str) -> None:
         with self._idle:
             self._pending += 1
-        self._pool.submit(self._run_safely, iteration_id)
+        self._queue.put(iteration_id)
 
     def resume_interrupted(self) -> list[str]:
         """Re-queue every iteration a dead process left in ``Training``."""
@@ -93,14 +110,30 @@ class Trainer:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
+    def shutdown(self, grace_seconds: float = 0.0) -> None:
+        """Stop taking work; give a running training ``grace_seconds`` to finish."""
+        self.features.stopping.set()
+        self._queue.put(None)
+        self._thread.join(grace_seconds)
+
+    @property
+    def stopping(self) -> bool:
+        return self.features.stopping.is_set()
+
+    def _work(self) -> None:
+        while True:
+            iteration_id = self._queue.get()
+            if iteration_id is None or self.stopping:
+                return
+            self._run_safely(iteration_id)
 
     def _run_safely(self, iteration_id: str) -> None:
         try:
             self._run(iteration_id)
-        except Exception as error:  # any failure ends the iteration as Failed, never stuck
-            log.exception("training %s failed", iteration_id)
+        except Exception as error:
+            if self.stopping:  # abandoned: resumed at the next start
+                return
+            log.exception("training %s failed", iteration_id)  # ends Failed, never stuck
             self._finish(iteration_id, "Failed", error=f"{type(error).__name__}: {error}")
         finally:
             with self._idle:

@@ -257,3 +257,20 @@ def test_serve_with_an_extra_prediction_resource(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
+
+
+def test_stop_does_not_wait_for_a_training_and_restart_resumes_it(tmp_path: Path) -> None:
+    srv = EmulatorServer(tmp_path).start()
+    client = training_client(srv)
+    project = client.create_project("p", classification_type="Multiclass")
+    a, b = client.create_tag(project.id, "a"), client.create_tag(project.id, "b")
+    for _ in range(2):
+        upload(client, project.id, [a.id], 64, PALETTE["red"])
+        upload(client, project.id, [b.id], 64, PALETTE["blue"])
+    iteration = client.train_project(project.id)
+    started = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - started < 5
+    with EmulatorServer(tmp_path) as again:
+        assert again.wait_for_training(60)
+        assert training_client(again).get_iteration(project.id, iteration.id).status == "Completed"
