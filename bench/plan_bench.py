@@ -11,13 +11,16 @@ measures a no-op plan two ways:
   warm hash cache, live read, diff, render) and the child's peak RSS (the in-process
   emulator included). Exit status must be 0.
 * **phases**: the same steps in this process with the emulator already running: spec load,
-  live read, diff, render; and the number of HTTP requests the live read sends (counted
-  under msrest, so SDK-level retries would count too).
+  live read (and the part of it spent inside the emulator), diff, render; and the number
+  of HTTP requests the live read sends (counted under msrest, so retries would count too).
+
+Each figure is the best of ``--repeat`` runs (peak RSS: the worst), since the machine may
+be shared. ``--keep DIR`` keeps the seeded datasets and reuses them on the next run.
 
 Usage::
 
     /work/venv/bin/python bench/plan_bench.py [--sizes 1000 10000 50000] [--keep DIR]
-        [--write docs/benchmarks-plan.md]
+        [--repeat 3] [--write FILE]
 """
 
 from __future__ import annotations
@@ -171,8 +174,9 @@ def _time_backend(backend: object) -> list[float]:
     return spent
 
 
-def run(size: int, root: Path) -> Result:
-    """Seed (unless `root` already holds a seeded dataset, from --keep) and measure."""
+def run(size: int, root: Path, repeat: int) -> Result:
+    """Seed (unless `root` already holds a seeded dataset, from --keep) and measure; each
+    figure is the best of `repeat` runs (the machine may be shared)."""
     spec = root / "spec.yaml"
     seed_seconds = float("nan")
     if not spec.exists():
@@ -181,11 +185,28 @@ def run(size: int, root: Path) -> Result:
         if seeded.returncode != 0:
             raise SystemExit(f"seeding {size} images failed:\n{seeded.stdout}\n{seeded.stderr}")
     cli(spec, "plan", "spec.yaml")  # warms the hash cache
-    result, seconds, rss = cli(spec, "plan", "spec.yaml", "--detailed-exitcode")
-    if result.returncode != 0:
-        raise SystemExit(f"no-op plan exited {result.returncode}:\n{result.stdout}{result.stderr}")
-    load, read, emulator, diffed, render, calls = phases(spec)
-    return Result(size, seed_seconds, seconds, rss, load, read, emulator, diffed, render, calls)
+    commands = []
+    for _ in range(repeat):
+        result, seconds, rss = cli(spec, "plan", "spec.yaml", "--detailed-exitcode")
+        if result.returncode != 0:
+            raise SystemExit(
+                f"no-op plan exited {result.returncode}:\n{result.stdout}{result.stderr}"
+            )
+        commands.append((seconds, rss))
+    measured = [phases(spec) for _ in range(repeat)]
+    best = [min(column) for column in zip(*measured, strict=True)]
+    return Result(
+        images=size,
+        seed_seconds=seed_seconds,
+        command_seconds=min(c[0] for c in commands),
+        command_rss_mb=max(c[1] for c in commands),
+        load_seconds=best[0],
+        read_seconds=best[1],
+        emulator_seconds=best[2],
+        diff_seconds=best[3],
+        render_seconds=best[4],
+        calls=int(max(m[5] for m in measured)),
+    )
 
 
 def report(results: list[Result]) -> str:
@@ -202,8 +223,11 @@ def report(results: list[Result]) -> str:
             f"{r.calls} |"
         )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([*lines, "", f"Measured {stamp} on {machine}."])
+    return "\n".join(
+        [*lines, "", f"Measured {stamp} on {machine}; load average at the end {load}."]
+    )
 
 
 def main() -> None:
@@ -213,6 +237,7 @@ def main() -> None:
         "--keep", type=Path, help="work in this directory and keep it (reused when seeded)"
     )
     parser.add_argument("--write", type=Path, help="also write the table to this file")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size (best is kept)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="plan-bench-") as scratch:
@@ -220,7 +245,7 @@ def main() -> None:
         for size in args.sizes:
             root = base / f"n{size}"
             root.mkdir(parents=True, exist_ok=True)
-            result = run(size, root)
+            result = run(size, root, args.repeat)
             print(result, flush=True)
             results.append(result)
     table = report(results)
