@@ -381,7 +381,7 @@ def test_train_names_the_iteration_by_fingerprint_and_the_previous_one() -> None
     assert (train.iteration_name, train.previous_iteration) == ("cvspec-fp2", "cvspec-fp1")
 
 
-DRIFT_CASES = [
+DRIFT_CASES: list[tuple[str, LiveState, Desired, list[tuple[object, ...]]]] = [
     (
         "unmanaged images, counted per tag",
         live(images=(*IMAGES, LiveImage("u1", None, ("a",)), LiveImage("u2", None, ()))),

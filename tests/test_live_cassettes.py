@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -92,7 +93,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original = live_module.call
 
-    def call(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append(getattr(fn, "__name__", "?"))
         return original(fn, *args, **kwargs)
 

@@ -192,7 +192,7 @@ def test_the_live_reader_pages_by_256_and_reads_what_the_sdk_models_read(
     project = service.training.create_project("plan-paging")
     for start in range(0, 300, 64):
         entries = [
-            ImageFileCreateEntry(name=f"{n}.png", contents=png(n))
+            ImageFileCreateEntry(name=f"{n}.png", contents=bytearray(png(n)))
             for n in range(start, min(start + 64, 300))
         ]
         service.training.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
