@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.cognitiveservices.vision.customvision.training.models import (
@@ -196,8 +197,25 @@ def test_the_live_reader_pages_by_256_and_reads_what_the_sdk_models_read(
             for n in range(start, min(start + 64, 300))
         ]
         service.training.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
-    state = live_module.read_live(service, "plan-paging")
+    calls: list[str] = []
+    original = live_module.call
+
+    def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn.__name__)
+        return original(fn, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(live_module, "call", counting)
+        state = live_module.read_live(service, "plan-paging")
     assert len(state.images) == 300
+    assert calls == [
+        "get_domains",
+        "get_projects",
+        "get_tags",
+        "get_images",
+        "get_images",
+        "get_iterations",
+    ]
     models = [
         image
         for skip in (0, 256)
