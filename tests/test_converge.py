@@ -1,0 +1,97 @@
+"""Property: for any sequence of spec edits (add, remove and retag images; add and remove
+tags; change descriptions), every apply brings the service to exactly the spec, and a fresh
+plan is then empty. cvspec runs in-process through click's CliRunner (fast), against an
+emulator served from the test process."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from cvspec.cli import main
+from tests.apply_support import Emulator, SpecModel, assert_matches, emulator, snapshot
+
+TAGS = ("ant", "bee", "cat", "dog")
+SEEDS = range(40)
+EDITS = ("add_image", "remove_image", "retag", "add_tag", "remove_tag", "describe")
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with emulator(tmp_path_factory.mktemp("emulator")) as running:
+        yield running
+
+
+def _edit(model: SpecModel, kind: str, a: int, b: int) -> None:
+    """Apply one edit to the model; edits that do not fit the current model do nothing."""
+    tag = TAGS[a % len(TAGS)]
+    placed = {s: t for t, seeds in model.images.items() for s in seeds}
+    seed = SEEDS[b % len(SEEDS)]
+    if kind == "add_image" and seed not in placed:
+        model.tags.setdefault(tag, "")
+        model.images.setdefault(tag, []).append(seed)
+    elif kind == "remove_image" and placed:
+        victim = sorted(placed)[b % len(placed)]
+        model.images[placed[victim]].remove(victim)
+    elif kind == "retag" and placed:
+        moved = sorted(placed)[b % len(placed)]
+        model.images[placed[moved]].remove(moved)
+        model.tags.setdefault(tag, "")
+        model.images.setdefault(tag, []).append(moved)
+    elif kind == "add_tag":
+        model.tags.setdefault(tag, "")
+    elif kind == "remove_tag" and tag in model.tags:
+        del model.tags[tag]
+        model.images.pop(tag, None)
+    elif kind == "describe":
+        if tag in model.tags:
+            model.tags[tag] = f"described {b}"
+        model.description = f"edited {a}"
+
+
+def _converged(runner: CliRunner, emu: Emulator, spec: Path, model: SpecModel) -> None:
+    env = emu.env()
+    result = runner.invoke(main, ["apply", str(spec), "--auto-approve", "--rate", "100"], env=env)
+    assert result.exit_code == 0, result.output
+    assert_matches(snapshot(emu.service, model.name), model)
+    plan = runner.invoke(main, ["plan", str(spec), "--detailed-exitcode"], env=env)
+    assert plan.exit_code == 0, plan.output
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=6,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure prints its example
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(EDITS), st.integers(0, 100), st.integers(0, 100)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_every_apply_converges_to_the_spec(
+    emu: Emulator, tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[str, int, int]]
+) -> None:
+    root = tmp_path_factory.mktemp("converge")
+    model = SpecModel(
+        name=f"converge-{next(_names)}",
+        tags={"ant": "", "bee": ""},
+        images={"ant": [0, 1, 2], "bee": [3, 4]},
+        training=False,
+        publish=None,
+    )
+    runner = CliRunner()
+    _converged(runner, emu, model.write(root), model)
+    for kind, a, b in edits:
+        _edit(model, kind, a, b)
+        _converged(runner, emu, model.write(root), model)
