@@ -1,5 +1,32 @@
 """The emulated Custom Vision service: one object, one method per API operation (named
-like the SDK's methods), state in a Store under the data directory."""
+like the SDK's methods), state in a Store under the data directory.
+
+Where the service's behaviour is not documented (``[UNCONFIRMED]`` in
+shared/docs/service-behavior.md) the emulator makes these choices:
+
+- names of projects and of a project's tags are unique case-insensitively;
+- new projects are ``Multilabel`` unless told otherwise (as the recordings show);
+- de-duplication is by the sha256 of the bytes among the project's workspace images, also
+  within one batch; a duplicate answers ``OKDuplicate`` with the original image, adds the new
+  tags to it, and makes the batch ``isBatchSuccessful: false`` / HTTP 207;
+- a batch where no image is acceptable is refused whole: 400 ``BadRequestImageBatch`` "No
+  valid image files" (a one-image request gets the image's own error code instead);
+- a second regular tag on a multiclass image is refused at tagging time
+  (``BadRequestImageTags``), for uploads and CreateImageTags alike;
+- UpdateImageMetadata merges the given keys into the image's metadata; limits are the stricter
+  10 pairs / 128-character keys / 256-character values;
+- training needs at least 2 trained tags (one of them not negative) and 5 images for every
+  trained tag; the error codes are the Multiclass/MultiLabel ClassificationTrainingValidation
+  ones; "nothing changed" compares a fingerprint of the images, their tags and the settings
+  with the latest Completed iteration;
+- no ``New`` placeholder iteration is created, and iterations are never deleted automatically;
+- a project with a published iteration cannot be deleted (``BadRequestIterationIsPublished``);
+- publish names are 1-256 characters of letters, digits, space, ``_ . -``; ``overwrite=true``
+  moves the name from the iteration holding it (which becomes unpublished);
+- unpublishing leaves ``publishName`` as ``""`` (never-published iterations show ``null``);
+- object-detection domains and operations answer ``BadRequestUnsupportedDomain`` /
+  ``BadRequestOperationNotSupported``.
+"""
 
 from __future__ import annotations
 
