@@ -24,6 +24,7 @@ from cvspec.emulator.http import (
     service_error,
     unexpected_error,
 )
+from cvspec.emulator.imaging import RESIZED_SIDE, THUMBNAIL_SIDE, rendition
 
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -40,9 +41,12 @@ def _media_type(data: bytes) -> str:
 
 
 async def image_download(request: Request) -> Response:
-    name = path(request, "name")
-    image_id = name.split("-", 1)[1] if "-" in name else name
+    """``o-<id>`` the original, ``i-<id>`` resized, ``t-<id>`` a thumbnail."""
+    kind, _, image_id = path(request, "name").partition("-")
     data = await call(backend_of(request).image_bytes, path(request, "projectId"), image_id)
+    side = {"t": THUMBNAIL_SIDE, "i": RESIZED_SIDE}.get(kind)
+    if side is not None:
+        data = await call(rendition, data, side)
     return Response(data, media_type=_media_type(data))
 
 

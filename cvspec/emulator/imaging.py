@@ -82,3 +82,20 @@ def check_dimensions(width: int, height: int, limits: TierLimits) -> None:
             "BadRequestImageAspectRatio",
             f"Image aspect ratio exceeds {limits.max_aspect_ratio:g}:1.",
         )
+
+
+THUMBNAIL_SIDE = 256
+RESIZED_SIDE = 1024
+
+
+def rendition(data: bytes, max_side: int) -> bytes:
+    """The image scaled down to fit ``max_side`` (JPEG), or the bytes as they are if it fits."""
+    with Image.open(io.BytesIO(data)) as img:
+        if max(img.size) <= max_side:
+            return data
+        img.draft("RGB", (max_side, max_side))
+        copy = img.convert("RGB")
+    copy.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    copy.save(out, "JPEG", quality=90)
+    return out.getvalue()

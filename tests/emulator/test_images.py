@@ -422,3 +422,21 @@ def test_create_images_from_unknown_prediction(
     with pytest.raises(CustomVisionErrorException) as excinfo:
         trainer.create_images_from_predictions(project.id, batch)
     assert service_error(excinfo)[:2] == (400, "BadRequestImageBatch")
+
+
+def test_thumbnail_and_resized_uris(trainer: CustomVisionTrainingClient, project: Project) -> None:
+    import urllib.request
+
+    from PIL import Image
+
+    data = make_image(size=(1200, 600), fmt="PNG")
+    image = trainer.create_images_from_files(project.id, _files(data)).images[0].image
+    sizes = {}
+    for name, uri in (
+        ("original", image.original_image_uri),
+        ("resized", image.resized_image_uri),
+        ("thumbnail", image.thumbnail_uri),
+    ):
+        with urllib.request.urlopen(uri) as response:
+            sizes[name] = Image.open(io.BytesIO(response.read())).size
+    assert sizes == {"original": (1200, 600), "resized": (1024, 512), "thumbnail": (256, 128)}
