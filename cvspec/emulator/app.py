@@ -75,12 +75,36 @@ DOWNLOAD_ROUTES = [
 ]
 
 
+# Older API versions that share v3.4-preview's and v3.1's paths and shapes, so programs
+# built on older SDKs (other languages included) work too.
+OLDER_TRAINING = ("v3.0", "v3.1", "v3.2", "v3.3")
+OLDER_PREDICTION = ("v3.0",)
+
+
+def _aliases(routes: list[Route], current: str, older: tuple[str, ...]) -> list[Route]:
+    return [
+        Route(
+            route.path.replace(f"/{current}/", f"/{version}/", 1),
+            route.endpoint,
+            methods=sorted((route.methods or set()) - {"HEAD"}),
+        )
+        for version in older
+        for route in routes
+    ]
+
+
 def create_app(
     backend: Backend, tps_limit: bool = False, faults: FaultConfig | None = None
 ) -> ASGIApp:
     """The emulator as an ASGI app over ``backend``."""
     app = Starlette(
-        routes=[*training_routes.ROUTES, *prediction_routes.ROUTES, *DOWNLOAD_ROUTES],
+        routes=[
+            *training_routes.ROUTES,
+            *prediction_routes.ROUTES,
+            *DOWNLOAD_ROUTES,
+            *_aliases(training_routes.ROUTES, "v3.4-preview", OLDER_TRAINING),
+            *_aliases(prediction_routes.ROUTES, "v3.1", OLDER_PREDICTION),
+        ],
         exception_handlers={
             exc.ServiceError: service_error,
             exc.GatewayError: gateway_error,

@@ -238,3 +238,30 @@ def test_unmatched_route_is_a_service_error(server: EmulatorServer) -> None:
     )
     assert response.status_code == 404
     assert set(response.json()) == {"code", "message"}
+
+
+@pytest.mark.parametrize(
+    ("path", "header"),
+    [
+        ("/customvision/v3.3/training/domains", "Training-Key"),
+        ("/customvision/v3.0/training/domains", "Training-Key"),
+    ],
+)
+def test_older_api_versions_are_served(server: EmulatorServer, path: str, header: str) -> None:
+    response = requests.get(server.training_endpoint + path, headers={header: server.training_key})
+    assert response.status_code == 200
+    assert len(response.json()) >= 14
+
+
+def test_older_prediction_version(server: EmulatorServer, published: dict[str, Any]) -> None:
+    path = (
+        f"/customvision/v3.0/prediction/{published['project'].id}/classify/iterations/"
+        f"{published['publish_name']}/image"
+    )
+    response = requests.post(
+        server.prediction_endpoint + path,
+        headers={"Prediction-Key": server.prediction_key},
+        files={"imageData": ("x.png", make_image(PALETTE["red"]))},
+    )
+    assert response.status_code == 200
+    assert response.json()["predictions"][0]["tagName"] == "red"
