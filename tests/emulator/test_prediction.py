@@ -265,3 +265,62 @@ def test_older_prediction_version(server: EmulatorServer, published: dict[str, A
     )
     assert response.status_code == 200
     assert response.json()["predictions"][0]["tagName"] == "red"
+
+
+def _detection_calls(
+    trainer: CustomVisionTrainingClient, predictor: CustomVisionPredictionClient, project_id: str
+) -> dict[str, Any]:
+    from azure.cognitiveservices.vision.customvision.training.models import (
+        SuggestedTagAndRegionQueryToken,
+    )
+
+    some_id = "00000000-0000-0000-0000-000000000001"
+    return {
+        "delete_image_regions": lambda: trainer.delete_image_regions(project_id, [some_id]),
+        "query_suggested_images": lambda: trainer.query_suggested_images(
+            project_id, some_id, SuggestedTagAndRegionQueryToken()
+        ),
+        "query_suggested_image_count": lambda: trainer.query_suggested_image_count(
+            project_id, some_id, tag_ids=[some_id]
+        ),
+        "suggest_tags_and_regions": lambda: trainer.suggest_tags_and_regions(
+            project_id, some_id, [some_id]
+        ),
+        "get_artifact": lambda: trainer.get_artifact(project_id, "x"),
+        "detect_image_with_no_store": lambda: predictor.detect_image_with_no_store(
+            project_id, "x", io.BytesIO(make_image())
+        ),
+        "detect_image_url": lambda: predictor.detect_image_url(project_id, "x", "http://x/y"),
+        "detect_image_url_with_no_store": lambda: predictor.detect_image_url_with_no_store(
+            project_id, "x", "http://x/y"
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "delete_image_regions",
+        "query_suggested_images",
+        "query_suggested_image_count",
+        "suggest_tags_and_regions",
+        "get_artifact",
+        "detect_image_with_no_store",
+        "detect_image_url",
+        "detect_image_url_with_no_store",
+    ],
+)
+def test_more_detection_only_operations(
+    trainer: CustomVisionTrainingClient,
+    predictor: CustomVisionPredictionClient,
+    project: Project,
+    operation: str,
+) -> None:
+    from msrest.exceptions import HttpOperationError
+
+    call = _detection_calls(trainer, predictor, project.id)[operation]
+    # get_artifact streams, so the SDK raises a plain HttpOperationError for it
+    with pytest.raises((CustomVisionErrorException, PredictionError, HttpOperationError)) as exc:
+        call()
+    assert exc.value.response.status_code == 400
+    assert exc.value.response.json()["code"] == "BadRequestOperationNotSupported"
