@@ -25,7 +25,6 @@ from azure.cognitiveservices.vision.customvision.training import models as m
 from cvspec import ops, training
 from cvspec.errors import CvspecError, ServiceError
 from cvspec.gates import Evaluation
-from cvspec.live import read_live
 from cvspec.plan import Plan
 from cvspec.sdk import call
 from cvspec.service import Service
@@ -126,9 +125,12 @@ def apply_plan(
 
 
 def _refresh(ctx: Context, project_name: str) -> None:
-    live = read_live(ctx.service, project_name)
-    ctx.project_id = live.project.id if live.project else None
-    ctx.tag_ids = {t.name: t.id for t in live.tags}
+    """The project's id and tag ids (two calls; the plan already read everything else)."""
+    client = ctx.service.training
+    project = next((p for p in call(client.get_projects) if p.name == project_name), None)
+    ctx.project_id = project.id if project is not None else None
+    if project is not None:
+        ctx.tag_ids = {t.name: t.id for t in call(client.get_tags, project.id)}
 
 
 @singledispatch

@@ -133,19 +133,8 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         policy.stats.count(operation)
         try:
             return fn(*args, **kwargs)
-        except (CustomVisionErrorException, HttpOperationError) as exc:
-            status = _status(exc)
-            if status not in TRANSIENT_STATUS or attempt == policy.retries:
-                raise _service_error(exc, status) from None
-            delay, reason = _delay(attempt, exc, policy), str(status)
-        except DeserializationError as exc:  # a body cut off mid-way
-            if attempt == policy.retries:
-                raise ServiceError(f"unreadable answer from the service: {_reason(exc)}") from None
-            delay, reason = _backoff(attempt), "truncated"
-        except _TRANSPORT_ERRORS as exc:
-            if attempt == policy.retries:
-                raise ServiceError(f"cannot reach the service: {_reason(exc)}") from None
-            delay, reason = _backoff(attempt), "connection"
+        except Exception as exc:  # classified by _retryable: retried or raised
+            delay, reason = _retryable(exc, attempt, policy)
         policy.stats.retried(reason)
         if policy.on_retry is not None:
             policy.on_retry(RetryNotice(operation, attempt + 1, reason, delay))
@@ -153,6 +142,25 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         for stream, position in streams:
             stream.seek(position)
     raise AssertionError("unreachable")
+
+
+def _retryable(exc: Exception, attempt: int, policy: Policy) -> tuple[float, str]:
+    """(delay, reason) for a failure worth retrying; raise ServiceError for any other."""
+    last = attempt == policy.retries
+    if isinstance(exc, CustomVisionErrorException | HttpOperationError):
+        status = _status(exc)
+        if status not in TRANSIENT_STATUS or last:
+            raise _service_error(exc, status) from None
+        return _delay(attempt, exc, policy), str(status)
+    if isinstance(exc, DeserializationError):  # a body cut off mid-way
+        if last:
+            raise ServiceError(f"unreadable answer from the service: {_reason(exc)}") from None
+        return _backoff(attempt), "truncated"
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        if last:
+            raise ServiceError(f"cannot reach the service: {_reason(exc)}") from None
+        return _backoff(attempt), "connection"
+    raise exc
 
 
 def _endpoint(client: Any) -> str:

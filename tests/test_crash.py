@@ -7,6 +7,7 @@ plan is empty."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -121,3 +122,30 @@ def test_killed_twice_during_uploads_then_edited_still_converges(
     assert_matches(snapshot(emu.service, model.name), model)
     plan = run_cli("plan", spec.name, "--detailed-exitcode", cwd=tmp_path, env=emu.env())
     assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_with_status_130_and_the_next_run_converges(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    model = _model("crash-sigint", training=False)
+    spec = model.write(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cvspec", "apply", spec.name, "--auto-approve", "--json"],
+        cwd=tmp_path,
+        env=emu.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "upload_progress":
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.stdout.read()
+    assert proc.wait(timeout=60) == 130
+    assert "Interrupted. What was done is kept" in proc.stderr.read()
+    result = run_cli("apply", spec.name, "--auto-approve", cwd=tmp_path, env=emu.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_matches(snapshot(emu.service, model.name), model)

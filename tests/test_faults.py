@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cvspec.emulator.faults import FaultConfig
 from tests.apply_support import SpecModel, assert_matches, emulator, snapshot
-from tests.helpers import run_cli
+from tests.helpers import clean_env, copy_example, run_cli
 
 
 def test_apply_converges_through_a_fifth_of_calls_failing(tmp_path: Path) -> None:
@@ -36,3 +36,20 @@ def test_apply_converges_through_a_fifth_of_calls_failing(tmp_path: Path) -> Non
         assert snap.published("latest") == [snap.iterations[0][0]]
         plan = run_cli("plan", spec.name, "--detailed-exitcode", cwd=spec.parent, env=emu.env())
         assert plan.returncode == 0, plan.stdout + plan.stderr
+
+
+def test_the_built_in_emulator_injects_faults_from_the_environment(tmp_path: Path) -> None:
+    """No endpoint set: `cvspec apply` starts its own emulator, faulty by environment."""
+    spec = copy_example(tmp_path)
+    faulty = clean_env(
+        CVSPEC_EMULATOR_FAULT_RATE="0.2",
+        CVSPEC_EMULATOR_FAULT_KINDS="429,503,drop",
+        CVSPEC_EMULATOR_FAULT_SEED="3",
+        CVSPEC_EMULATOR_TPS_LIMIT="1",
+    )
+    result = run_cli("apply", spec.name, "--auto-approve", "--json", cwd=tmp_path, env=faulty)
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sum(events[-1]["retries"].values()) >= 1
+    plan = run_cli("plan", spec.name, "--detailed-exitcode", cwd=tmp_path)  # no faults now
+    assert plan.returncode == 0, plan.stdout + plan.stderr
