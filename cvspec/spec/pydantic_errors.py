@@ -30,7 +30,8 @@ def describe_error(error: ErrorDetails) -> tuple[str, bool]:
         return f"expected a list, got {_yaml_type(error['input'])}", False
     if kind == "value_error":
         return error["msg"].removeprefix("Value error, "), False
-    return f"{error['msg']}, got {_shown(error['input'])}", False
+    message = error["msg"].replace("Input should be", "should be", 1)
+    return f"{message}, got {_shown(error['input'])}", False
 
 
 def allowed_keys(loc: Loc) -> list[str]:
