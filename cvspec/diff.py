@@ -536,27 +536,10 @@ def _retention(
     if excess <= 0:
         return []
     target = training.iteration_name if training else None
-    candidates = sorted(
-        (
-            i
-            for i in owned
-            if i.name != target
-            and i.status not in IN_PROGRESS
-            and (not i.publish_name or i.id in unpublishing)
-        ),
-        key=lambda i: (i.created, i.id),
+    deletable = sorted(
+        (i for i in owned if _deletable(i, target, unpublishing)), key=lambda i: (i.created, i.id)
     )
-    if over_limit >= over_keep:
-        code, reason = (
-            R.ITERATION_LIMIT,
-            f"training needs room under the limit of {ITERATION_LIMIT} iterations",
-        )
-    else:
-        assert publish is not None
-        code, reason = (
-            R.RETENTION,
-            f"the spec keeps at most {publish.keep} iterations (publish.keep)",
-        )
+    code, reason = _retention_reason(publish, limited=over_limit >= over_keep)
     return [
         ops.DeleteIteration(
             reason=reason,
@@ -565,8 +548,23 @@ def _retention(
             iteration_name=i.name,
             after_unpublish=i.id in unpublishing,
         )
-        for i in candidates[:excess]
+        for i in deletable[:excess]
     ]
+
+
+def _deletable(it: LiveIteration, target: str | None, unpublishing: set[str]) -> bool:
+    """Not the spec's iteration, not training, and not published after this plan."""
+    published = bool(it.publish_name) and it.id not in unpublishing
+    return it.name != target and it.status not in IN_PROGRESS and not published
+
+
+def _retention_reason(publish: DesiredPublish | None, limited: bool) -> tuple[ops.Reason, str]:
+    if limited or publish is None:
+        return (
+            R.ITERATION_LIMIT,
+            f"training needs room under the limit of {ITERATION_LIMIT} iterations",
+        )
+    return R.RETENTION, f"the spec keeps at most {publish.keep} iterations (publish.keep)"
 
 
 def _note_iterations(live: LiveState, publish_name: str | None, found: _Found) -> None:

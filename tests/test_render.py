@@ -8,13 +8,8 @@ from dataclasses import replace
 from cvspec.desired import DesiredTag
 from cvspec.diff import destroy_plan, diff
 from cvspec.live import LiveImage, LiveState, LiveTag
-from cvspec.render import (
-    MARKDOWN_LIMIT,
-    describe,
-    render_json,
-    render_markdown,
-    render_text,
-)
+from cvspec.markdown import MARKDOWN_LIMIT, render_markdown
+from cvspec.render import describe, render_json, render_text
 from tests.test_diff import (
     DOMAINS,
     IMAGES,

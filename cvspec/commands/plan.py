@@ -99,7 +99,8 @@ def _unthrottle_emulator(service: Service) -> None:
 
 
 def _render(result: Plan, fmt: str, verbose: bool, no_color: bool) -> str:
-    from cvspec.render import render_json, render_markdown, render_text
+    from cvspec.markdown import render_markdown
+    from cvspec.render import render_json, render_text
 
     if fmt == "json":
         return render_json(result)
