@@ -38,6 +38,20 @@ class _Checked:
 
 
 @dataclass
+class _Batch:
+    """What one upload transaction knows about its project while it adds images."""
+
+    project_id: str
+    tags: dict[str, sqlite3.Row]
+    multiclass: bool
+    metadata: str | None
+    stamp: str
+    count: int
+    seq: int
+    seen: dict[str, str] = field(default_factory=dict)  # sha256 -> image id, this batch
+
+
+@dataclass
 class ImageCreateOutcome:
     """An ``ImageCreateSummary`` and the HTTP status it goes out with (200 or 207)."""
 
@@ -127,67 +141,73 @@ class UploadsMixin(BackendCore):
                 "BadRequestExceededBatchSize",
                 f"Exceeded the maximum of {self.limits.tags_per_batch} tags per batch.",
             )
-        metadata = self._check_metadata(metadata or {})
-        checked = [self._check_entry(e) for e in entries]
-        stamp = now()
+        checked_metadata = self._check_metadata(metadata or {})
+        checked = [self._check_entry(e) for e in entries]  # outside the lock: decode, hash
         with self.store.tx() as c:
-            tags = self._project_tags(project["id"])
-            multiclass = project["classification_type"] == "Multiclass"
-            for item in checked:
-                wanted = list(dict.fromkeys(batch_tag_ids + item.entry.tag_ids))
-                if multiclass and regular_count(wanted, tags) > 1:
-                    raise exc.bad_request(
-                        "BadRequestImageTags", "A multiclass image can have only one tag."
-                    )
-            count = int(
-                self.store.scalar(
-                    "SELECT COUNT(*) FROM images WHERE project_id = ? AND in_workspace = 1",
-                    (project["id"],),
+            batch = self._open_batch(project, checked_metadata)
+            wanted = [list(dict.fromkeys(batch_tag_ids + i.entry.tag_ids)) for i in checked]
+            if batch.multiclass and any(regular_count(w, batch.tags) > 1 for w in wanted):
+                raise exc.bad_request(
+                    "BadRequestImageTags", "A multiclass image can have only one tag."
                 )
-            )
-            seen: dict[str, str] = {}
-            seq = self.store.next_seq("images")
-            for item in checked:
-                if item.status != "OK":
-                    continue
-                wanted = list(dict.fromkeys(batch_tag_ids + item.entry.tag_ids))
-                status = _tag_problem(wanted, tags, self.limits.tags_per_batch)
-                if status:
-                    item.status = status
-                    continue
-                existing = seen.get(item.sha) or self._workspace_image_by_sha(
-                    project["id"], item.sha
-                )
-                if existing:
-                    item.image_id = existing
-                    item.status = self._merge_tags(c, existing, wanted, tags, multiclass, stamp)
-                    continue
-                if count >= self.limits.images_per_project:
-                    item.status = "ErrorLimitExceed"
-                    continue
-                assert item.info is not None
-                item.image_id = new_id()
-                c.execute(
-                    "INSERT INTO images VALUES (?,?,?,?,?,?,1,?,?)",
-                    (
-                        item.image_id,
-                        project["id"],
-                        item.sha,
-                        item.info.width,
-                        item.info.height,
-                        stamp,
-                        dumps(metadata) if metadata else None,
-                        seq,
-                    ),
-                )
-                seq += 1
-                count += 1
-                seen[item.sha] = item.image_id
-                c.executemany(
-                    "INSERT INTO image_tags VALUES (?,?,?)",
-                    [(item.image_id, t, stamp) for t in wanted],
-                )
+            for item, tag_ids in zip(checked, wanted, strict=True):
+                if item.status == "OK":
+                    item.status = self._add_image(c, batch, item, tag_ids)
             return self._summary(checked)
+
+    def _open_batch(self, project: sqlite3.Row, metadata: dict[str, str]) -> _Batch:
+        count = self.store.scalar(
+            "SELECT COUNT(*) FROM images WHERE project_id = ? AND in_workspace = 1",
+            (project["id"],),
+        )
+        return _Batch(
+            project_id=project["id"],
+            tags=self._project_tags(project["id"]),
+            multiclass=project["classification_type"] == "Multiclass",
+            metadata=dumps(metadata) if metadata else None,
+            stamp=now(),
+            count=int(count),
+            seq=self.store.next_seq("images"),
+        )
+
+    def _add_image(
+        self, c: sqlite3.Connection, batch: _Batch, item: _Checked, tag_ids: list[str]
+    ) -> str:
+        """Store one checked image (or merge it into its duplicate); returns its status."""
+        problem = _tag_problem(tag_ids, batch.tags, self.limits.tags_per_batch)
+        if problem:
+            return problem
+        existing = batch.seen.get(item.sha) or self._workspace_image_by_sha(
+            batch.project_id, item.sha
+        )
+        if existing:
+            item.image_id = existing
+            return self._merge_tags(c, existing, tag_ids, batch)
+        if batch.count >= self.limits.images_per_project:
+            return "ErrorLimitExceed"
+        assert item.info is not None
+        item.image_id = new_id()
+        c.execute(
+            "INSERT INTO images VALUES (?,?,?,?,?,?,1,?,?)",
+            (
+                item.image_id,
+                batch.project_id,
+                item.sha,
+                item.info.width,
+                item.info.height,
+                batch.stamp,
+                batch.metadata,
+                batch.seq,
+            ),
+        )
+        c.executemany(
+            "INSERT INTO image_tags VALUES (?,?,?)",
+            [(item.image_id, t, batch.stamp) for t in tag_ids],
+        )
+        batch.seq += 1
+        batch.count += 1
+        batch.seen[item.sha] = item.image_id
+        return "OK"
 
     def _check_entry(self, entry: UploadEntry) -> _Checked:
         if entry.problem or entry.data is None:
@@ -207,13 +227,7 @@ class UploadsMixin(BackendCore):
         return None if value is None else str(value)
 
     def _merge_tags(
-        self,
-        c: sqlite3.Connection,
-        image_id: str,
-        wanted: list[str],
-        tags: dict[str, sqlite3.Row],
-        multiclass: bool,
-        stamp: str,
+        self, c: sqlite3.Connection, image_id: str, wanted: list[str], batch: _Batch
     ) -> str:
         """Add a duplicate's new tags to the original image (what the service does)."""
         have = [
@@ -222,14 +236,14 @@ class UploadsMixin(BackendCore):
         ]
         merged = list(dict.fromkeys(have + wanted))
         if len(merged) > self.limits.tags_per_image or (
-            multiclass and regular_count(merged, tags) > 1
+            batch.multiclass and regular_count(merged, batch.tags) > 1
         ):
             return "ErrorTagLimitExceed"
-        if mixes_negative(merged, tags):
+        if mixes_negative(merged, batch.tags):
             return "ErrorNegativeAndRegularTagOnSameImage"
         c.executemany(
             "INSERT OR IGNORE INTO image_tags VALUES (?,?,?)",
-            [(image_id, t, stamp) for t in wanted if t not in have],
+            [(image_id, t, batch.stamp) for t in wanted if t not in have],
         )
         return "OKDuplicate"
 
