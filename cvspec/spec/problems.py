@@ -11,8 +11,11 @@ from cvspec.spec.yamldoc import Document, Loc
 
 def display_path(path: str | os.PathLike[str]) -> str:
     """`path` relative to the current directory when it is under it, else absolute."""
-    absolute = os.path.abspath(path)
-    cwd = os.getcwd()
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the current directory was deleted
+        return os.fspath(path)
+    absolute = os.path.normpath(os.path.join(cwd, path))
     if absolute == cwd or absolute.startswith(cwd.rstrip(os.sep) + os.sep):
         return os.path.relpath(absolute, cwd)
     return absolute
