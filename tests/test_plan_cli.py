@@ -258,3 +258,25 @@ def test_service_errors_on_the_json_image_path_keep_their_code(service: Service)
         live_module._read_images(service, missing, {})
     assert caught.value.status == 404
     assert caught.value.code is not None and caught.value.code.startswith("NotFound")
+
+
+def test_plan_destroy_saves_a_plan_that_apply_runs(
+    tmp_path: Path, env: dict[str, str], service: Service
+) -> None:
+    spec = spec_for(tmp_path, "plan-destroy")
+    assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
+    planned = cli(
+        env, "plan", spec, "--destroy", "--detailed-exitcode", "-out", tmp_path / "d.json"
+    )
+    assert planned.exit_code == 2, planned.output
+    assert (
+        "  # project.plan-destroy will be destroyed\n  # (because destroy was requested)"
+        in planned.output
+    )
+    assert "Plan: 0 to add, 0 to change, 1 to destroy." in planned.output
+    applied = cli(env, "apply", tmp_path / "d.json")
+    assert applied.exit_code == 0, applied.output
+    assert "plan-destroy" not in {p.name for p in service.training.get_projects()}
+    nothing = cli(env, "plan", spec, "--destroy", "--detailed-exitcode")
+    assert nothing.exit_code == 0
+    assert nothing.output.startswith("No changes. No objects need to be destroyed.")

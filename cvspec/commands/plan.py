@@ -15,6 +15,7 @@ from cvspec.commands.common import SPEC, make_plan, session
 if TYPE_CHECKING:
     from cvspec.plan import Plan
     from cvspec.service import Service
+    from cvspec.spec import ValidatedSpec
 
 EMULATOR_RATE = 10_000.0  # calls per second: in effect unlimited
 
@@ -46,11 +47,20 @@ NO_COLOR = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Save the plan to this file, for `cvspec apply FILE` (holds no keys).",
 )
+@click.option(
+    "--destroy", is_flag=True, help="Plan the project's destruction (what `cvspec destroy` does)."
+)
 @FORMAT
 @VERBOSE
 @NO_COLOR
 def plan(
-    spec: Path, detailed_exitcode: bool, out: Path | None, fmt: str, verbose: bool, no_color: bool
+    spec: Path,
+    detailed_exitcode: bool,
+    out: Path | None,
+    destroy: bool,
+    fmt: str,
+    verbose: bool,
+    no_color: bool,
 ) -> None:
     """Show what apply would change in the service.
 
@@ -59,7 +69,7 @@ def plan(
     """
     with session(spec) as (validated, service):
         _unthrottle_emulator(service)
-        result = make_plan(validated, service)
+        result = _destroy_plan(validated, service) if destroy else make_plan(validated, service)
     result = dataclasses.replace(
         result, target=service.target, spec_path=str(validated.path.resolve())
     )
@@ -88,6 +98,14 @@ def show(planfile: Path, fmt: str, verbose: bool, no_color: bool) -> None:
 
     saved = load_plan(planfile)
     click.echo(_render(saved, fmt, verbose, no_color), color=_color(no_color) or None)
+
+
+def _destroy_plan(validated: ValidatedSpec, service: Service) -> Plan:
+    from cvspec.diff import destroy_plan
+    from cvspec.live import read_live
+
+    project = validated.spec.project.name
+    return destroy_plan(project, read_live(service, project), validated.spec.protect)
 
 
 def _unthrottle_emulator(service: Service) -> None:
