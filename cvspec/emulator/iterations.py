@@ -34,72 +34,17 @@ class IterationsMixin(BackendCore):
         notification_email_address: str | None = None,
         training_parameters: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        training_type = _training_type(training_type or "Regular")
-        if training_type == "Advanced" and reserved_budget_in_hours < 1:
-            raise exc.bad_request(
-                "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining",
-                "Reserved budget in hours is not enough to do advanced training.",
-            )
-        if notification_email_address and not EMAIL.match(notification_email_address):
-            raise exc.bad_request(
-                "BadRequestInvalidEmailAddress", "The notification email address is invalid."
-            )
+        training_type = _check_training_options(
+            training_type, reserved_budget_in_hours, notification_email_address
+        )
         selected = [str(t).lower() for t in (training_parameters or {}).get("selectedTags") or []]
         with self.store.tx() as c:
             project = self._project(project_id)
-            pid = project["id"]
-            if self.store.one(
-                "SELECT 1 FROM iterations WHERE project_id = ? AND status = 'Training'", (pid,)
-            ):
-                raise exc.bad_request(
-                    "BadRequestTrainingAlreadyInProgress", "Training is already in progress."
-                )
             tags, images = self._training_set(project, selected)
             fingerprint = _fingerprint(project, tags, images, training_type)
-            last = self.store.one(
-                "SELECT fingerprint FROM iterations WHERE project_id = ? AND status = 'Completed' "
-                "ORDER BY seq DESC LIMIT 1",
-                (pid,),
-            )
-            if last is not None and last["fingerprint"] == fingerprint and not force_train:
-                raise exc.bad_request(
-                    "BadRequestTrainingNotNeeded", "Nothing changed since last training."
-                )
-            count = self.store.scalar(
-                "SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,)
-            )
-            if count >= self.limits.iterations_per_project:
-                raise exc.bad_request(
-                    "BadRequestExceedIterationPerProjectLimit",
-                    f"Exceeded the limit of {self.limits.iterations_per_project} "
-                    "iterations per project. Delete an iteration and try again.",
-                )
-            iteration_id, stamp = new_id(), now()
-            number = int(self.store.get_meta(f"iterations_made:{pid}") or count)
-            c.execute(
-                "INSERT INTO iterations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    iteration_id,
-                    pid,
-                    f"Iteration {number + 1}",
-                    "Training",
-                    stamp,
-                    stamp,
-                    None,
-                    project["domain_id"],
-                    project["classification_type"],
-                    training_type,
-                    int(reserved_budget_in_hours or 0),
-                    0,
-                    None,
-                    None,
-                    None,
-                    fingerprint,
-                    dumps(selected) if selected else None,
-                    None,
-                    None,
-                    self.store.next_seq("iterations"),
-                ),
+            self._check_can_train(project["id"], fingerprint, force_train)
+            iteration_id = self._insert_iteration(
+                c, project, training_type, reserved_budget_in_hours, fingerprint, selected
             )
             c.executemany(
                 "INSERT INTO iteration_tags VALUES (?,?,?,?,?,?)",
@@ -112,10 +57,80 @@ class IterationsMixin(BackendCore):
                 "INSERT INTO iteration_images VALUES (?,?,?)",
                 [(iteration_id, image_id, dumps(sorted(t))) for image_id, _, t in images],
             )
-            self.store.set_meta(f"iterations_made:{pid}", str(number + 1))
-        answer = self.get_iteration(pid, iteration_id)  # as accepted, before the worker starts
+        answer = self.get_iteration(project["id"], iteration_id)  # before the worker starts
         self.trainer.submit(iteration_id)
         return answer
+
+    def _check_can_train(self, project_id: str, fingerprint: str, force_train: bool) -> None:
+        if self.store.one(
+            "SELECT 1 FROM iterations WHERE project_id = ? AND status = 'Training'", (project_id,)
+        ):
+            raise exc.bad_request(
+                "BadRequestTrainingAlreadyInProgress", "Training is already in progress."
+            )
+        last = self.store.one(
+            "SELECT fingerprint FROM iterations WHERE project_id = ? AND status = 'Completed' "
+            "ORDER BY seq DESC LIMIT 1",
+            (project_id,),
+        )
+        if last is not None and last["fingerprint"] == fingerprint and not force_train:
+            raise exc.bad_request(
+                "BadRequestTrainingNotNeeded", "Nothing changed since last training."
+            )
+        count = self.store.scalar(
+            "SELECT COUNT(*) FROM iterations WHERE project_id = ?", (project_id,)
+        )
+        if count >= self.limits.iterations_per_project:
+            raise exc.bad_request(
+                "BadRequestExceedIterationPerProjectLimit",
+                f"Exceeded the limit of {self.limits.iterations_per_project} "
+                "iterations per project. Delete an iteration and try again.",
+            )
+
+    def _insert_iteration(
+        self,
+        c: sqlite3.Connection,
+        project: sqlite3.Row,
+        training_type: str,
+        reserved_budget_in_hours: int,
+        fingerprint: str,
+        selected: list[str],
+    ) -> str:
+        """A new ``Training`` iteration, named ``Iteration N`` (N never reused)."""
+        pid = project["id"]
+        made = self.store.get_meta(f"iterations_made:{pid}")
+        number = 1 + int(
+            made
+            or self.store.scalar("SELECT COUNT(*) FROM iterations WHERE project_id = ?", (pid,))
+        )
+        iteration_id, stamp = new_id(), now()
+        c.execute(
+            "INSERT INTO iterations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                iteration_id,
+                pid,
+                f"Iteration {number}",
+                "Training",
+                stamp,
+                stamp,
+                None,  # trained_at
+                project["domain_id"],
+                project["classification_type"],
+                training_type,
+                int(reserved_budget_in_hours or 0),
+                0,  # training minutes
+                None,  # publish name
+                None,  # publish resource id
+                None,  # error details
+                fingerprint,
+                dumps(selected) if selected else None,
+                None,  # model sha
+                None,  # held-out probabilities
+                self.store.next_seq("iterations"),
+            ),
+        )
+        self.store.set_meta(f"iterations_made:{pid}", str(number))
+        return iteration_id
 
     def _training_set(
         self, project: sqlite3.Row, selected: list[str]
@@ -467,6 +482,23 @@ class IterationsMixin(BackendCore):
         if row is None or not row["model_sha"]:
             raise exc.iteration_not_found(iteration_id)
         return self.store.blobs.get(row["model_sha"])
+
+
+def _check_training_options(
+    training_type: str | None, reserved_budget_in_hours: int, email: str | None
+) -> str:
+    """The training type, after the request-level checks of TrainProject's options."""
+    kind = _training_type(training_type or "Regular")
+    if kind == "Advanced" and reserved_budget_in_hours < 1:
+        raise exc.bad_request(
+            "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining",
+            "Reserved budget in hours is not enough to do advanced training.",
+        )
+    if email and not EMAIL.match(email):
+        raise exc.bad_request(
+            "BadRequestInvalidEmailAddress", "The notification email address is invalid."
+        )
+    return kind
 
 
 def _training_type(value: str) -> str:
