@@ -84,6 +84,10 @@ class TagSpec(_Model):
 class ImageSourceSpec(_Model):
     """Where images come from: exactly one of `path`, `manifest` or `urls`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [k]} for k in ("path", "manifest", "urls")]}
+    )
+
     path: str | None = None
     """Glob relative to the spec file (`*`, `?`, `**`). A `{tag}` path part names the tag,
     e.g. `images/{tag}/*.jpg`."""

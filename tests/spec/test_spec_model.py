@@ -175,6 +175,11 @@ def test_json_schema__describes_every_field() -> None:
     assert schema["additionalProperties"] is False
     assert schema["required"] == ["project"]
     assert "allow_outside" in schema["properties"]
+    assert schema["$defs"]["ImageSourceSpec"]["oneOf"] == [
+        {"required": ["path"]},
+        {"required": ["manifest"]},
+        {"required": ["urls"]},
+    ]
     for name, definition in schema["$defs"].items():
         assert definition["additionalProperties"] is False, name
         for field, body in definition["properties"].items():
