@@ -148,55 +148,33 @@ class FaultMiddleware:
         if self.limiter is not None:
             allowed, kind = self.limiter.allow(scope["method"], scope["path"])
             if not allowed:
-                await _send_json(
-                    send,
-                    429,
-                    {
-                        "error": {
-                            "code": "429",
-                            "message": _throttle_message(kind, self.limiter.limits.name),
-                        }
-                    },
-                    {"Retry-After": "1"},
-                )
+                message = _throttle_message(kind, self.limiter.limits.name)
+                await _send_json(send, 429, _gateway(429, message), {"Retry-After": "1"})
                 return
         fault = self._pick_fault()
+        if fault is None or fault == "slow":
+            if fault == "slow" and self.faults is not None:
+                await asyncio.sleep(self.faults.slow_seconds)
+            await self.app(scope, receive, send)
+            return
+        await self._answer_fault(fault, send)
+
+    async def _answer_fault(self, fault: str, send: Send) -> None:
         if fault == "429":
-            retry = str(self.faults.retry_after_seconds) if self.faults else "1"
-            await _send_json(
-                send,
-                429,
-                {"error": {"code": "429", "message": "Rate limit is exceeded. Try again later."}},
-                {"Retry-After": retry},
-            )
-            return
-        if fault == "503":
-            await _send_json(
-                send,
-                503,
-                {
-                    "code": "ErrorServerTimeOut",
-                    "message": "The service is temporarily unavailable.",
-                },
-                {},
-            )
-            return
-        if fault == "drop":
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", b"4096"),
-                    ],
-                }
-            )
+            retry = str(self.faults.retry_after_seconds if self.faults else 1)
+            message = "Rate limit is exceeded. Try again later."
+            await _send_json(send, 429, _gateway(429, message), {"Retry-After": retry})
+        elif fault == "503":
+            body = {
+                "code": "ErrorServerTimeOut",
+                "message": "The service is temporarily unavailable.",
+            }
+            await _send_json(send, 503, body, {})
+        elif fault == "drop":  # promise a body, send one byte of it, then hang up
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b"{", "more_body": True})
             raise InjectedDrop("cvspec emulator: injected dropped connection")
-        if fault == "slow" and self.faults is not None:
-            await asyncio.sleep(self.faults.slow_seconds)
-        await self.app(scope, receive, send)
 
     def _pick_fault(self) -> str | None:
         if self.faults is None:
@@ -205,6 +183,10 @@ class FaultMiddleware:
             if self._random.random() >= self.faults.rate:
                 return None
             return self._random.choice(self.faults.kinds)
+
+
+def _gateway(status: int, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": str(status), "message": message}}
 
 
 async def _send_json(send: Send, status: int, body: object, headers: dict[str, str]) -> None:
