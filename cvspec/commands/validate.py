@@ -23,6 +23,6 @@ def validate(spec: Path) -> None:
 @click.command()
 def schema() -> None:
     """Print the spec's JSON Schema (for editors and CI)."""
-    from cvspec.spec.model import Spec
+    from cvspec.spec.schema import spec_json_schema
 
-    click.echo(json.dumps(Spec.model_json_schema(), indent=2))
+    click.echo(json.dumps(spec_json_schema(), indent=2))
