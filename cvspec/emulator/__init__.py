@@ -8,8 +8,8 @@ Layout (one job per module):
 - ``server``, ``app``, ``auth``, ``faults``: the HTTP server, the ASGI app, key checks,
   throttling and fault injection;
 - ``training_routes``, ``prediction_routes``, ``http``: HTTP <-> backend translation only;
-- ``backend`` = ``projects`` + ``uploads``/``images`` + ``iterations`` + ``predictions``:
-  the business rules, one method per API operation named like the SDK's method;
+- ``backend`` = ``projects`` + ``transfer`` + ``uploads``/``images`` + ``iterations`` +
+  ``predictions``: the business rules, one method per API operation named like the SDK's;
 - ``store`` (SQLite in WAL mode + content-addressed blobs), ``models`` (wire shapes),
   ``limits`` (tier profiles), ``exceptions`` (service errors), ``imaging``,
   ``metadata_filter``, ``urlfetch``, ``domains``;

@@ -37,12 +37,12 @@ from cvspec.emulator.images import ImagesMixin
 from cvspec.emulator.iterations import IterationsMixin
 from cvspec.emulator.limits import TierLimits, tier_limits
 from cvspec.emulator.predictions import PredictionsMixin
-from cvspec.emulator.projects import ProjectsMixin
 from cvspec.emulator.store import Store
 from cvspec.emulator.trainer import FeatureCache, Trainer
+from cvspec.emulator.transfer import TransferMixin
 
 
-class Backend(ProjectsMixin, ImagesMixin, IterationsMixin, PredictionsMixin):
+class Backend(TransferMixin, ImagesMixin, IterationsMixin, PredictionsMixin):
     """Training and Prediction APIs over one data directory."""
 
     def __init__(self, data_dir: Path, limits: TierLimits | None = None) -> None:
