@@ -134,9 +134,10 @@ def test_a_failing_gate_stops_before_publish_and_keeps_the_published_iteration(
     spec = model.write(tmp_path)
     assert _apply(emu, spec).returncode == 0
     before = snapshot(emu.service, model.name).published("latest")
-    model.images["red"] += [500, 501, 502]
+    model.images["red"] += list(range(500, 508))
+    model.images["blue"] += list(range(600, 608))
     model.gates = {"min_precision": 1.0, "min_recall": 1.0, "per_tag": {"red": {"min_ap": 1.0}}}
-    model.learnable = False  # the new images are noise
+    model.learnable = False  # the new images are noise, alike in both tags
     spec = model.write(tmp_path)
     result = _apply(emu, spec)
     assert result.returncode == 1
