@@ -440,3 +440,17 @@ def test_thumbnail_and_resized_uris(trainer: CustomVisionTrainingClient, project
         with urllib.request.urlopen(uri) as response:
             sizes[name] = Image.open(io.BytesIO(response.read())).size
     assert sizes == {"original": (1200, 600), "resized": (1024, 512), "thumbnail": (256, 128)}
+
+
+def test_take_over_256_and_bad_filter_refused_by_the_service(
+    server: EmulatorServer, project: Project
+) -> None:
+    import requests
+
+    url = f"{server.training_endpoint}/customvision/v3.4-preview/training/projects/{project.id}"
+    headers = {"Training-Key": server.training_key}
+    over = requests.get(url + "/images", params={"take": 257}, headers=headers)
+    assert over.status_code == 400 and over.json()["code"] == "BadRequestInvalid"
+    assert requests.get(url + "/images", params={"take": 256}, headers=headers).ok
+    bad = requests.get(url + "/images", params={"$filter": "k eq"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["code"] == "BadRequestInvalid"
