@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -59,14 +60,12 @@ def apply(
         _apply_saved(target, as_json, parallelism, rate)
         return
     from cvspec.recover import recover_pending
-    from cvspec.render import render_text
 
     with session(target) as (validated, service):
         reporter = _reporter(service, as_json, rate)
         recover_pending(service, validated.spec.project.name, reporter, parallelism)
         result = make_plan(validated, service)
-        if not as_json:
-            click.echo(render_text(result))
+        _show_plan(result, reporter)
         if result.is_empty():
             return
         if not auto_approve and not confirm():
@@ -81,7 +80,6 @@ def _is_plan_file(path: Path) -> bool:
 def _apply_saved(path: Path, as_json: bool, parallelism: int, rate: float | None) -> None:
     from cvspec.live import read_live
     from cvspec.planfile import check_fresh, load_plan
-    from cvspec.render import render_text
 
     saved = load_plan(path)
     if not saved.spec_path:
@@ -89,11 +87,20 @@ def _apply_saved(path: Path, as_json: bool, parallelism: int, rate: float | None
     with session(Path(saved.spec_path)) as (validated, service):
         reporter = _reporter(service, as_json, rate)
         check_fresh(saved, read_live(service, saved.project_name))
-        if not as_json:
-            click.echo(render_text(saved))
+        _show_plan(saved, reporter)
         if saved.is_empty():
             return
         _run(saved, service, validated.base_dir, reporter, parallelism)
+
+
+def _show_plan(plan: Plan, reporter: Reporter) -> None:
+    """The plan as text, or as one `plan` event (docs/plan-json.md) in JSON mode."""
+    from cvspec.render import render_json, render_text
+
+    if reporter.as_json:
+        reporter("plan", plan=json.loads(render_json(plan)))
+    else:
+        click.echo(render_text(plan))
 
 
 def _reporter(service: Service, as_json: bool, rate: float | None) -> Reporter:
