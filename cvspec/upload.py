@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 BATCH_IMAGES = 64  # images per upload call
 BATCH_TAGS = 20  # distinct tags per upload call
 OK_STATUSES = ("OK", "OKDuplicate")
+# 400 codes that say every image of the batch is unusable ("No valid image files"): no
+# point in halving the batch to find the culprit.
+WHOLE_BATCH_INVALID = frozenset({"BadRequestImageBatch"})
 
 
 @dataclass(frozen=True)
@@ -206,11 +209,13 @@ def _results(
 
 
 def _split(batch: Batch, contents: dict[str, bytes], ctx: Context, exc: ServiceError) -> int:
-    """The service refused the whole batch: halve it to find the files at fault."""
+    """The service refused the whole batch: halve it to find the files at fault (unless it
+    says that none of them is usable)."""
     images = [i for i in batch.images if i.path in contents]
-    if len(images) == 1:
-        ctx.fail(images[0].path, f"upload refused: {exc}")
-        return 1
+    if len(images) == 1 or exc.code in WHOLE_BATCH_INVALID:
+        for image in images:
+            ctx.fail(image.path, f"upload refused: {exc}")
+        return len(images)
     middle = len(images) // 2
     halves = (images[:middle], images[middle:])
     return sum(upload_batch(Batch(tuple(half), batch.by_url, batch.extra), ctx) for half in halves)

@@ -83,6 +83,15 @@ def test_per_image_failures_are_reported_by_file_name_and_the_rest_lands(
     assert all(line.startswith("images/") and ".png: upload refused" in line for line in refused)
     assert "apply finished with 6 failure(s)" in result.stderr
     assert len(snapshot(emu.service, model.name).managed()) == 10
+    emu.server.backend.limits = dataclasses.replace(limits, images_per_project=10)
+    try:  # full: the service refuses the whole batch; one call, six files named
+        full = _apply(emu, spec, "--auto-approve", "--json")
+    finally:
+        emu.server.backend.limits = limits
+    assert full.returncode == 1
+    failed = [e for e in _events(full.stdout) if e["event"] == "image_failed"]
+    assert len(failed) == 6 and all("No valid image files" in e["message"] for e in failed)
+    assert _events(full.stdout)[-1]["calls_by_operation"]["create_images_from_files"] == 1
     again = _apply(emu, spec)  # the limit is lifted: the rest goes up, nothing twice
     assert again.returncode == 0, again.stderr
     assert_matches(snapshot(emu.service, model.name), model)
