@@ -61,6 +61,9 @@ class Context:
         return self.project_id
 
     def tag_list(self, names: Iterable[str]) -> list[str]:
+        missing = [name for name in names if name not in self.tag_ids]
+        if missing:
+            raise CvspecError(f"tag(s) {', '.join(missing)} missing from the project; plan again")
         return [self.tag_ids[name] for name in names]
 
     def fail(self, path: str, message: str) -> None:
@@ -252,9 +255,9 @@ def _(op: ops.RemoveImageTags, ctx: Context) -> None:
 @execute.register
 def _(op: ops.AddImageTags, ctx: Context) -> None:
     pairs = [
-        m.ImageTagCreateEntry(image_id=image.image_id, tag_id=ctx.tag_ids[tag])
+        m.ImageTagCreateEntry(image_id=image.image_id, tag_id=tag_id)
         for image in op.images
-        for tag in image.tags
+        for tag_id in ctx.tag_list(image.tags)
     ]
     path_of = {image.image_id.lower(): image.path for image in op.images}
 

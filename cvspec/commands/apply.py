@@ -56,9 +56,16 @@ def apply(
     """
     if as_json and not auto_approve and not _is_plan_file(target):
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
-    if _is_plan_file(target):
-        _apply_saved(target, as_json, parallelism, rate)
-        return
+    with _interruptible():
+        if _is_plan_file(target):
+            _apply_saved(target, as_json, parallelism, rate)
+        else:
+            _apply_spec(target, auto_approve, as_json, parallelism, rate)
+
+
+def _apply_spec(
+    target: Path, auto_approve: bool, as_json: bool, parallelism: int, rate: float | None
+) -> None:
     from cvspec.recover import recover_pending
 
     with session(target) as (validated, service):
@@ -135,12 +142,13 @@ def _run(
 
 
 @contextmanager
-def _interruptible(reporter: Reporter) -> Iterator[None]:
+def _interruptible(reporter: Reporter | None = None) -> Iterator[None]:
     """Ctrl-C: say that nothing is lost and exit 130, as shells expect."""
     try:
         yield
     except KeyboardInterrupt:
-        reporter("interrupted")
+        if reporter is not None:
+            reporter("interrupted")
         click.echo(
             "\nInterrupted. What was done is kept; run `cvspec apply` again to finish.", err=True
         )
