@@ -118,6 +118,9 @@ class Reporter:
     def _on_training_adopted(self, iteration: str, adopted: str) -> None:
         self._write(f"  adopting iteration {adopted!r} (trained earlier) as {iteration!r}")
 
+    def _on_training_waiting(self, iteration: str, other: str) -> None:
+        self._write(f"  waiting for iteration {other!r} (started earlier) before training")
+
     def _on_training(self, iteration: str, status: str, elapsed: float) -> None:
         text = f"  {iteration}: {status} ({elapsed:.0f}s elapsed)"
         if self.tty:

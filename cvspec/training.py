@@ -1,9 +1,10 @@
 """Training, evaluation, quality gates and publishing, each safe to re-run after a crash.
 
 * Training adopts rather than duplicates: an iteration already named for this dataset is
-  waited for; "training already in progress" adopts the running one, "training not needed"
-  the latest completed one (an apply killed between TrainProject and naming the iteration).
-  So a killed apply costs at most one extra iteration.
+  waited for; "training already in progress" waits for the running one and asks again;
+  "training not needed" adopts the latest completed one (an apply killed between
+  TrainProject and naming the iteration). So a killed apply costs at most one extra
+  iteration, and an iteration is never named for a dataset it was not trained on.
 * Publishing checks the gates first and leaves the published iteration alone when one
   fails. The publish name then moves with `overwrite=true` (no gap at all); a service that
   refuses overwrite gets unpublish-then-publish, two back-to-back calls.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 POLL_FIRST = 0.2  # seconds before the first status poll; then x1.5 per poll
 POLL_MAX = 5.0  # a real training takes minutes: poll at most every 5 s
 TRAINING_STATUSES = ("Training", "Queued")
+TRAIN_ATTEMPTS = 3  # waits for someone else's training before giving up
 
 
 def train(op: ops.Train, ctx: Context) -> None:
@@ -43,27 +45,46 @@ def train(op: ops.Train, ctx: Context) -> None:
 
 
 def _start(op: ops.Train, ctx: Context) -> Any:
-    client = ctx.service.training
-    try:
-        iteration = call(
-            client.train_project,
-            ctx.project(),
-            training_type=op.training_type,
-            reserved_budget_in_hours=op.budget_hours,
-            force_train=op.force,
-            notification_email_address=op.notification_email,
+    """TrainProject, adopting what an earlier (killed) apply already started or trained.
+
+    "Already in progress": that training may be of an older dataset (the spec changed since
+    the apply that started it was killed), so wait for it and ask again rather than adopt
+    it. "Not needed": the service says the latest completed iteration was trained on exactly
+    these images and settings, so that one is adopted.
+    """
+    for _ in range(TRAIN_ATTEMPTS):
+        try:
+            iteration = _train_project(op, ctx)
+        except ServiceError as exc:
+            if exc.code == "BadRequestTrainingNotNeeded":
+                iteration = _latest(ctx, ("Completed",))
+                ctx.emit("training_adopted", iteration=op.iteration_name, adopted=iteration.name)
+            elif exc.code == "BadRequestTrainingAlreadyInProgress":
+                running = _latest(ctx, TRAINING_STATUSES)
+                if running.name == op.iteration_name:
+                    return running
+                ctx.emit("training_waiting", iteration=op.iteration_name, other=running.name)
+                _wait(running, ctx)
+                continue
+            else:
+                raise
+        if iteration.name == op.iteration_name:
+            return iteration
+        return call(
+            ctx.service.training.update_iteration, ctx.project(), iteration.id, op.iteration_name
         )
-    except ServiceError as exc:
-        if exc.code == "BadRequestTrainingNotNeeded":
-            iteration = _latest(ctx, ("Completed",))
-        elif exc.code == "BadRequestTrainingAlreadyInProgress":
-            iteration = _latest(ctx, TRAINING_STATUSES)
-        else:
-            raise
-        ctx.emit("training_adopted", iteration=op.iteration_name, adopted=iteration.name)
-    if iteration.name == op.iteration_name:
-        return iteration
-    return call(client.update_iteration, ctx.project(), iteration.id, op.iteration_name)
+    raise ServiceError("the project keeps training other iterations; try again later")
+
+
+def _train_project(op: ops.Train, ctx: Context) -> Any:
+    return call(
+        ctx.service.training.train_project,
+        ctx.project(),
+        training_type=op.training_type,
+        reserved_budget_in_hours=op.budget_hours,
+        force_train=op.force,
+        notification_email_address=op.notification_email,
+    )
 
 
 def _delete_failed(ctx: Context, iteration: Any) -> None:

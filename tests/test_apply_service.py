@@ -267,3 +267,23 @@ def test_pending_images_of_a_killed_apply_get_their_identity_then_are_pruned(
     assert "Recovering 8 image(s) uploaded by an interrupted apply" in result.stdout
     assert_matches(snapshot(emu.service, model.name), model)  # pruned, nothing unmanaged
     _plan_is_empty(emu, spec)
+
+
+def test_a_training_of_an_older_dataset_is_waited_for_not_adopted(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """Killed during TrainProject, then the spec changed: the old training is not renamed."""
+    model = _two_tags("train-stale", training=False, publish=None)
+    assert _apply(emu, model.write(tmp_path)).returncode == 0
+    project_id = snapshot(emu.service, model.name).project_id
+    emu.service.training.train_project(project_id)  # dataset A, then the apply died
+    model.images["red"].append(4242)  # dataset B
+    model.training, model.publish = True, "latest"
+    spec = model.write(tmp_path)
+    result = _apply(emu, spec)
+    assert result.returncode == 0, result.stderr
+    snap = snapshot(emu.service, model.name)
+    names = sorted(name for name, _, _ in snap.iterations)
+    assert names[0] == "Iteration 1" and names[1].startswith("cvspec-")  # one extra, unnamed
+    assert snap.published("latest") == [names[1]]
+    _plan_is_empty(emu, spec)
