@@ -145,14 +145,20 @@ def test_a_failing_gate_stops_before_publish_and_keeps_the_published_iteration(
     before = snapshot(emu.service, model.name).published("latest")
     model.images["red"] += list(range(500, 508))
     model.images["blue"] += list(range(600, 608))
-    model.gates = {"min_precision": 1.0, "min_recall": 1.0, "per_tag": {"red": {"min_ap": 1.0}}}
+    model.gates = {
+        "min_precision": 1.0,
+        "min_recall": 1.0,
+        "per_tag": {"red": {"min_ap": 1.0}},
+        "no_regression": True,
+    }
     model.learnable = False  # the new images are noise, alike in both tags
     spec = model.write(tmp_path)
     result = _apply(emu, spec)
     assert result.returncode == 1
     assert "quality gate failed for 'cvspec-" in result.stderr
     assert f"'latest' stays on '{before[0]}'" in result.stderr
-    assert "< 1.000" in result.stderr
+    assert "min_precision: 0." in result.stderr and "< 1.000" in result.stderr
+    assert "no_regression.precision: 0." in result.stderr  # against the published one
     assert "quality gates failed for cvspec-" in result.stdout
     after = snapshot(emu.service, model.name)
     assert after.published("latest") == before
