@@ -92,9 +92,10 @@ _policies: dict[str, Policy] = {}
 _policies_lock = threading.Lock()
 
 
-def policy_for(endpoint: str) -> Policy:
-    """The policy of an endpoint (created with the default rate on first use)."""
-    key = endpoint.rstrip("/").lower()
+def policy_for(endpoint: str, kind: str = "training") -> Policy:
+    """The policy of an endpoint's Training or Prediction API (each has its own limit),
+    created with the default rate on first use."""
+    key = f"{kind}:{endpoint.rstrip('/').lower()}"
     with _policies_lock:
         if key not in _policies:
             _policies[key] = Policy(limiter=RateLimiter(DEFAULT_RATE))
@@ -106,12 +107,13 @@ def configure(
     rate: float | None = None,
     retries: int | None = None,
     on_retry: Callable[[RetryNotice], None] | None = None,
+    kind: str = "training",
 ) -> Policy:
     """Set an endpoint's rate (calls/s), retry budget and retry observer; returns its policy.
 
     Statistics restart, so a caller can count the calls of one run.
     """
-    policy = policy_for(endpoint)
+    policy = policy_for(endpoint, kind)
     if rate is not None:
         policy.limiter = RateLimiter(rate)
     if retries is not None:
@@ -124,7 +126,7 @@ def configure(
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call an SDK operation under its endpoint's rate limit, retrying transient failures."""
     client = getattr(fn, "__self__", None)
-    policy = policy_for(_endpoint(client))
+    policy = policy_for(_endpoint(client), _kind(client))
     _disable_sdk_retries(client)
     operation = getattr(fn, "__name__", "call")
     streams = _rewindable(args, kwargs)
@@ -161,6 +163,10 @@ def _retryable(exc: Exception, attempt: int, policy: Policy) -> tuple[float, str
             raise ServiceError(f"cannot reach the service: {_reason(exc)}") from None
         return _backoff(attempt), "connection"
     raise exc
+
+
+def _kind(client: Any) -> str:
+    return "prediction" if "Prediction" in type(client).__name__ else "training"
 
 
 def _endpoint(client: Any) -> str:
