@@ -74,7 +74,11 @@ def _pending(service: Service, project_id: str) -> list[tuple[str, str]]:
             if exc.status == 400:  # a service without this $filter: nothing to recover
                 return found
             raise
-        found += [(i.id, i.original_image_uri) for i in page if i.original_image_uri]
+        found += [
+            (i.id, i.original_image_uri)
+            for i in page
+            if i.original_image_uri and (i.metadata or {}).get(MARKER_KEY) == PENDING_VALUE
+        ]  # checked here too, in case a service ignores the filter
         if len(page) < PAGE:
             return found
         skip += PAGE
