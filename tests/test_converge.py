@@ -95,3 +95,51 @@ def test_every_apply_converges_to_the_spec(
     for kind, a, b in edits:
         _edit(model, kind, a, b)
         _converged(runner, emu, model.write(root), model)
+
+
+def _trainable(model: SpecModel) -> bool:
+    """The service trains only with at least 2 tags of at least 5 images each."""
+    counts = [len(seeds) for seeds in model.images.values()]
+    return len(counts) >= 2 and min(counts) >= 5 and set(model.tags) == set(model.images)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=3,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(("add_image", "remove_image", "retag")),
+            st.integers(0, 1),
+            st.integers(0, 100),
+        ),
+        min_size=2,
+        max_size=3,
+    )
+)
+def test_training_publishing_and_retention_converge(
+    emu: Emulator, tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[str, int, int]]
+) -> None:
+    root = tmp_path_factory.mktemp("converge-train")
+    model = SpecModel(
+        name=f"converge-train-{next(_names)}",
+        tags={"ant": "", "bee": ""},
+        images={"ant": [0, 1, 2, 3, 4, 5], "bee": [6, 7, 8, 9, 10, 11]},
+        keep=2,
+    )
+    runner = CliRunner()
+    _converged(runner, emu, model.write(root), model)
+    for kind, a, b in edits:
+        before = {tag: list(seeds) for tag, seeds in model.images.items()}
+        _edit(model, kind, a, b)
+        if not _trainable(model):
+            model.images = before  # the spec would be refused: skip this edit
+            continue
+        _converged(runner, emu, model.write(root), model)
+        snap = snapshot(emu.service, model.name)
+        assert len(snap.iterations) <= 2  # publish.keep
+        assert len(snap.published("latest")) == 1
