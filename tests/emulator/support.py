@@ -79,14 +79,16 @@ def cleanup(trainer: CustomVisionTrainingClient, project_id: str) -> None:
 
 def upload(
     trainer: CustomVisionTrainingClient,
-    project_id: str,
-    tag_ids: list[str],
+    project_id: Any,  # the SDK's models type their ids as None
+    tag_ids: list[Any],
     count: int,
     color: tuple[int, int, int],
 ) -> list[str]:
     """Upload ``count`` fresh images tagged ``tag_ids``; returns their ids."""
     entries = [
-        ImageFileCreateEntry(name=f"img{i}.png", contents=make_image(color), tag_ids=tag_ids)
+        ImageFileCreateEntry(
+            name=f"img{i}.png", contents=bytearray(make_image(color)), tag_ids=tag_ids
+        )
         for i in range(count)
     ]
     summary = trainer.create_images_from_files(project_id, ImageFileCreateBatch(images=entries))
@@ -95,7 +97,7 @@ def upload(
 
 
 def wait_trained(
-    trainer: CustomVisionTrainingClient, project_id: str, iteration: Iteration, timeout: float = 60
+    trainer: CustomVisionTrainingClient, project_id: Any, iteration: Iteration, timeout: float = 60
 ) -> Iteration:
     deadline = time.monotonic() + timeout
     while iteration.status == "Training":

@@ -24,7 +24,9 @@ from .support import PALETTE, make_image, service_error, upload
 
 
 def _files(*images: bytes, tag_ids: list[str] | None = None) -> ImageFileCreateBatch:
-    entries = [ImageFileCreateEntry(name=f"f{i}.png", contents=d) for i, d in enumerate(images)]
+    entries = [
+        ImageFileCreateEntry(name=f"f{i}.png", contents=bytearray(d)) for i, d in enumerate(images)
+    ]
     return ImageFileCreateBatch(images=entries, tag_ids=tag_ids)
 
 
@@ -159,9 +161,11 @@ def test_unknown_tag_is_per_image_error(
     trainer: CustomVisionTrainingClient, project: Project
 ) -> None:
     entries = [
-        ImageFileCreateEntry(name="a", contents=make_image()),
+        ImageFileCreateEntry(name="a", contents=bytearray(make_image())),
         ImageFileCreateEntry(
-            name="b", contents=make_image(), tag_ids=["00000000-0000-0000-0000-000000000000"]
+            name="b",
+            contents=bytearray(make_image()),
+            tag_ids=["00000000-0000-0000-0000-000000000000"],
         ),
     ]
     summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
@@ -175,8 +179,8 @@ def test_negative_and_regular_on_same_image(
     negative = trainer.create_tag(project.id, "n", type="Negative")
     both = [regular.id, negative.id]
     entries = [
-        ImageFileCreateEntry(name="ok", contents=make_image()),
-        ImageFileCreateEntry(name="both", contents=make_image(), tag_ids=both),
+        ImageFileCreateEntry(name="ok", contents=bytearray(make_image())),
+        ImageFileCreateEntry(name="both", contents=bytearray(make_image()), tag_ids=both),
     ]
     summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
     assert [i.status for i in summary.images] == ["OK", "ErrorNegativeAndRegularTagOnSameImage"]
@@ -392,8 +396,8 @@ def test_more_than_20_tags_on_one_entry_is_per_image_error(
 ) -> None:
     tags = [trainer.create_tag(project.id, f"t{i}").id for i in range(21)]
     entries = [
-        ImageFileCreateEntry(name="ok", contents=make_image(), tag_ids=tags[:20]),
-        ImageFileCreateEntry(name="too many", contents=make_image(), tag_ids=tags),
+        ImageFileCreateEntry(name="ok", contents=bytearray(make_image()), tag_ids=tags[:20]),
+        ImageFileCreateEntry(name="too many", contents=bytearray(make_image()), tag_ids=tags),
     ]
     summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
     assert [i.status for i in summary.images] == ["OK", "ErrorTagLimitExceed"]

@@ -149,11 +149,11 @@ def test_wrong_keys_get_gateway_401(server: EmulatorServer, published: dict[str,
     body = excinfo.value.response.json()
     assert body["error"]["code"] == "401"
     assert body["error"]["message"].startswith("Access denied due to invalid subscription key")
-    with pytest.raises(PredictionError) as excinfo:
+    with pytest.raises(PredictionError) as refused:
         prediction_client(server, server.training_key).classify_image(
             published["project"].id, published["publish_name"], io.BytesIO(make_image())
         )
-    assert excinfo.value.response.status_code == 401
+    assert refused.value.response.status_code == 401
     missing = requests.get(
         server.training_endpoint + "/customvision/v3.4-preview/training/projects"
     )
@@ -218,7 +218,12 @@ def test_detection_only_operations(
             project.id,
             [
                 ImageRegionCreateEntry(
-                    image_id=project.id, tag_id=project.id, left=0, top=0, width=1, height=1
+                    image_id=str(project.id),
+                    tag_id=str(project.id),
+                    left=0,
+                    top=0,
+                    width=1,
+                    height=1,
                 )
             ],
         )
@@ -226,9 +231,9 @@ def test_detection_only_operations(
     with pytest.raises(CustomVisionErrorException) as excinfo:
         trainer.get_image_region_proposals(project.id, project.id)
     assert service_error(excinfo)[1] == "BadRequestOperationNotSupported"
-    with pytest.raises(PredictionError) as excinfo:
+    with pytest.raises(PredictionError) as detected:
         prediction_client(server).detect_image(project.id, "x", io.BytesIO(make_image()))
-    assert service_error(excinfo)[1] == "BadRequestOperationNotSupported"
+    assert service_error(detected)[1] == "BadRequestOperationNotSupported"
 
 
 def test_unmatched_route_is_a_service_error(server: EmulatorServer) -> None:
@@ -268,7 +273,7 @@ def test_older_prediction_version(server: EmulatorServer, published: dict[str, A
 
 
 def _detection_calls(
-    trainer: CustomVisionTrainingClient, predictor: CustomVisionPredictionClient, project_id: str
+    trainer: CustomVisionTrainingClient, predictor: CustomVisionPredictionClient, project_id: Any
 ) -> dict[str, Any]:
     from azure.cognitiveservices.vision.customvision.training.models import (
         SuggestedTagAndRegionQueryToken,

@@ -42,7 +42,7 @@ def test_create_project__defaults(make_project: Callable[..., Project]) -> None:
     assert project.settings.domain_id == GENERAL
     assert project.settings.classification_type == "Multilabel"
     assert project.status == "Succeeded"
-    assert project.created.tzinfo is not None
+    assert project.created is not None and project.created.tzinfo is not None
 
 
 def test_create_project__options(make_project: Callable[..., Project]) -> None:

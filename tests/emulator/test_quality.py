@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
@@ -25,12 +26,12 @@ TREES = TREES / "ImageClassification" / "Images"
 
 def _train_and_publish(
     server: EmulatorServer, trainer: CustomVisionTrainingClient, folders: dict[str, Path]
-) -> tuple[str, str, float, float]:
+) -> tuple[Any, Any, float, float]:
     project = trainer.create_project(unique_name("quality"), classification_type="Multiclass")
     for tag_name, folder in folders.items():
         tag = trainer.create_tag(project.id, tag_name)
         entries = [
-            ImageFileCreateEntry(name=p.name, contents=p.read_bytes(), tag_ids=[tag.id])
+            ImageFileCreateEntry(name=p.name, contents=bytearray(p.read_bytes()), tag_ids=[tag.id])
             for p in sorted(folder.glob("*.jpg"))
         ]
         summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))

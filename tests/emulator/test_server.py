@@ -199,7 +199,10 @@ def test_concurrent_uploads_and_tags(tmp_path: Path) -> None:
         def work(worker: int) -> list[str]:
             own = training_client(srv)
             images = [make_image(PALETTE["green"]) for _ in range(10)] + shared
-            entries = [ImageFileCreateEntry(name=str(i), contents=d) for i, d in enumerate(images)]
+            entries = [
+                ImageFileCreateEntry(name=str(i), contents=bytearray(d))
+                for i, d in enumerate(images)
+            ]
             summary = own.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
             return [i.status for i in summary.images]
 

@@ -138,7 +138,9 @@ def world(server: EmulatorServer) -> Iterator[World]:
     client.update_image_metadata(project.id, [image], {"k": "v"})
     iteration = wait_trained(client, project.id, client.train_project(project.id))
     client.publish_iteration(project.id, iteration.id, "shapes", server.prediction_resource_id)
-    w = World(server, project.id, red.id, blue.id, iteration.id, image, "", "shapes")
+    w = World(
+        server, str(project.id), str(red.id), str(blue.id), str(iteration.id), image, "", "shapes"
+    )
     stored = w.prediction(
         f"/{project.id}/classify/iterations/shapes/image",
         files={"imageData": ("x.png", make_image(PALETTE["red"]))},

@@ -315,7 +315,7 @@ def test_training_is_deterministic(
     project, first = trained["project"], trained["iteration"]
     second = wait_trained(trainer, project.id, trainer.train_project(project.id, force_train=True))
 
-    def probabilities(iteration_id: str) -> dict[str, list[tuple[str, float]]]:
+    def probabilities(iteration_id: Any) -> dict[str, list[tuple[str, float]]]:
         images = trainer.get_image_performances(project.id, iteration_id, take=256)
         return {i.id: [(p.tag_id, p.probability) for p in i.predictions] for i in images}
 
