@@ -91,7 +91,7 @@ def upload_all(
     for start in range(0, len(images), BATCH):
         chunk = images[start : start + BATCH]
         entries = [
-            ImageFileCreateEntry(name=f"{start + i}.jpg", contents=data, tag_ids=[tag])
+            ImageFileCreateEntry(name=f"{start + i}.jpg", contents=bytearray(data), tag_ids=[tag])
             for i, (data, tag) in enumerate(chunk)
         ]
         summary = trainer.create_images_from_files(project_id, ImageFileCreateBatch(images=entries))
