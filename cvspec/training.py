@@ -60,11 +60,12 @@ def _start(op: ops.Train, ctx: Context) -> Any:
                 iteration = _latest(ctx, ("Completed",))
                 ctx.emit("training_adopted", iteration=op.iteration_name, adopted=iteration.name)
             elif exc.code == "BadRequestTrainingAlreadyInProgress":
-                running = _latest(ctx, TRAINING_STATUSES)
-                if running.name == op.iteration_name:
+                running = _newest(ctx, TRAINING_STATUSES)
+                if running is not None and running.name == op.iteration_name:
                     return running
-                ctx.emit("training_waiting", iteration=op.iteration_name, other=running.name)
-                _wait(running, ctx)
+                if running is not None:  # (None: it finished meanwhile; just ask again)
+                    ctx.emit("training_waiting", iteration=op.iteration_name, other=running.name)
+                    _wait(running, ctx)
                 continue
             else:
                 raise
@@ -97,11 +98,16 @@ def _delete_failed(ctx: Context, iteration: Any) -> None:
 
 
 def _latest(ctx: Context, statuses: tuple[str, ...]) -> Any:
-    found = [i for i in iterations(ctx) if i.status in statuses]
-    if not found:
+    found = _newest(ctx, statuses)
+    if found is None:
         wanted = " or ".join(s.lower() for s in statuses)
         raise ServiceError(f"the service reports no {wanted} iteration to adopt")
-    return max(found, key=lambda i: (i.created, i.id))
+    return found
+
+
+def _newest(ctx: Context, statuses: tuple[str, ...]) -> Any:
+    found = [i for i in iterations(ctx) if i.status in statuses]
+    return max(found, key=lambda i: (i.created, i.id)) if found else None
 
 
 def iterations(ctx: Context) -> list[Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from azure.cognitiveservices.vision.customvision.training import models as m
 
+from cvspec.sdk import call
 from tests.apply_support import Emulator, SpecModel, assert_matches, emulator, snapshot
 from tests.helpers import run_cli
 
@@ -104,14 +105,16 @@ def test_images_uploaded_without_identity_are_adopted_not_duplicated(
     model = _two_tags("adopt", training=False, publish=None)
     spec = model.write(tmp_path)
     client = emu.service.training
-    project = client.create_project(model.name, classification_type="Multiclass")
-    red = client.create_tag(project.id, "red")
+    project = call(client.create_project, model.name, classification_type="Multiclass")
+    red = call(client.create_tag, project.id, "red")
     entries = [
         m.ImageFileCreateEntry(name=f"{seed}.png", contents=model.image("red", seed))
         for seed in model.images["red"]
     ]
-    client.create_images_from_files(
-        project.id, m.ImageFileCreateBatch(images=entries, tag_ids=[red.id])
+    call(
+        client.create_images_from_files,
+        project.id,
+        m.ImageFileCreateBatch(images=entries, tag_ids=[red.id]),
     )
     result = _apply(emu, spec)
     assert result.returncode == 0, result.stderr
@@ -124,7 +127,7 @@ def test_a_training_started_by_a_killed_apply_is_adopted(emu: Emulator, tmp_path
     spec = model.write(tmp_path)
     assert _apply(emu, spec).returncode == 0
     project_id = snapshot(emu.service, model.name).project_id
-    emu.service.training.train_project(project_id)  # ... then the apply died, unnamed
+    call(emu.service.training.train_project, project_id)  # ... then the apply died, unnamed
     model.training, model.publish = True, "latest"
     spec = model.write(tmp_path)
     result = _apply(emu, spec)
@@ -245,7 +248,7 @@ def test_a_saved_plan_is_applied_and_refused_once_stale(emu: Emulator, tmp_path:
         run_cli("plan", spec.name, "-out", "plan.json", cwd=tmp_path, env=emu.env()).returncode == 0
     )
     project_id = snapshot(emu.service, model.name).project_id
-    emu.service.training.create_tag(project_id, "someone-else")  # live changes after the plan
+    call(emu.service.training.create_tag, project_id, "someone-else")  # live changes after the plan
     stale = run_cli("apply", "plan.json", cwd=tmp_path, env=emu.env())
     assert stale.returncode == 1
     assert "Saved plan is stale" in stale.stderr
@@ -259,15 +262,15 @@ def test_pending_images_of_a_killed_apply_get_their_identity_then_are_pruned(
     model = _two_tags("pending", training=False, publish=None)
     spec = model.write(tmp_path)
     client = emu.service.training
-    project = client.create_project(model.name, classification_type="Multiclass")
-    red = client.create_tag(project.id, "red")
+    project = call(client.create_project, model.name, classification_type="Multiclass")
+    red = call(client.create_tag, project.id, "red")
     seeds = [*model.images["red"], 7001, 7002, 7003]  # the last three are not in the spec
     entries = [
         m.ImageFileCreateEntry(name=f"{seed}.png", contents=model.image("red", seed))
         for seed in seeds
     ]
     batch = m.ImageFileCreateBatch(images=entries, tag_ids=[red.id], metadata={"cvspec": "pending"})
-    client.create_images_from_files(project.id, batch)
+    call(client.create_images_from_files, project.id, batch)
     result = _apply(emu, spec)
     assert result.returncode == 0, result.stderr
     assert "Recovering 8 image(s) uploaded by an interrupted apply" in result.stdout
@@ -282,7 +285,7 @@ def test_a_training_of_an_older_dataset_is_waited_for_not_adopted(
     model = _two_tags("train-stale", training=False, publish=None)
     assert _apply(emu, model.write(tmp_path)).returncode == 0
     project_id = snapshot(emu.service, model.name).project_id
-    emu.service.training.train_project(project_id)  # dataset A, then the apply died
+    call(emu.service.training.train_project, project_id)  # dataset A, then the apply died
     model.images["red"].append(4242)  # dataset B
     model.training, model.publish = True, "latest"
     spec = model.write(tmp_path)
