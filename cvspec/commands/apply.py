@@ -214,7 +214,9 @@ def destroy(spec: Path, auto_approve: bool, as_json: bool, rate: float | None) -
         if plan.is_empty():
             click.echo(f"Nothing to destroy: project {parsed.project.name!r} does not exist.")
             return
-        if not as_json:
+        if as_json:
+            _show_plan(plan, reporter)
+        else:
             click.echo("\n".join(destroy_lines(live)))
         if not auto_approve and not confirm("Do you really want to destroy this project?"):
             raise CvspecError("destroy cancelled")
