@@ -80,6 +80,19 @@ class Context:
         except ValueError:
             return path
 
+    def run_calls(self, label: str, items: Sequence[T], fn: Callable[[T], None]) -> None:
+        """run_parallel, emitting `calls_progress` (label, done, total) after each item."""
+        done = [0]
+
+        def counted(item: T) -> None:
+            fn(item)
+            with self._lock:
+                done[0] += 1
+                count = done[0]
+            self.emit("calls_progress", label=label, done=count, total=len(items))
+
+        self.run_parallel(items, counted)
+
     def run_parallel(self, items: Sequence[T], fn: Callable[[T], None]) -> None:
         """fn(item) for every item on up to `parallelism` threads; the first error stops all."""
         if self.parallelism <= 1 or len(items) <= 1:
@@ -245,11 +258,11 @@ def _(op: ops.RemoveImageTags, ctx: Context) -> None:
         if tag in ctx.tag_ids  # a tag deleted earlier in this plan took its image tags along
         for chunk in chunks(image_ids, BATCH_UNTAG_IMAGES)
     ]
-    ctx.run_parallel(
+    ctx.run_calls(
+        "untagging",
         work,
         lambda w: call(ctx.service.training.delete_image_tags, ctx.project(), w[1], [w[0]]),
     )
-    ctx.emit("retagged", images=len(op.images), removed=True)
 
 
 @execute.register
@@ -267,8 +280,7 @@ def _(op: ops.AddImageTags, ctx: Context) -> None:
             path = path_of.get(str(refused.image_id).lower(), str(refused.image_id))
             ctx.fail(path, "tag refused: the image has too many tags")
 
-    ctx.run_parallel(list(chunks(pairs, BATCH_IMAGE_TAGS)), add)
-    ctx.emit("retagged", images=len(op.images), removed=False)
+    ctx.run_calls("tagging", list(chunks(pairs, BATCH_IMAGE_TAGS)), add)
 
 
 @execute.register
@@ -285,7 +297,7 @@ def _(op: ops.DeleteImages, ctx: Context) -> None:
             if exc.code not in ("NotFoundImage", "BadRequestImageNotFound"):
                 raise
 
-    ctx.run_parallel(list(chunks(list(op.image_ids), BATCH_DELETE)), delete)
+    ctx.run_calls("deleting images", list(chunks(list(op.image_ids), BATCH_DELETE)), delete)
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

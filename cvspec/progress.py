@@ -112,6 +112,13 @@ class Reporter:
     def _on_recovering(self, images: int) -> None:
         self._write(f"Recovering {images} image(s) uploaded by an interrupted apply")
 
+    def _on_calls_progress(self, label: str, done: int, total: int) -> None:
+        text = f"  {label}: {done}/{total} call(s)"
+        if self.tty:
+            self._redraw(text, final=done >= total)
+        else:
+            self._periodic(text, final=done >= total)
+
     def _on_image_failed(self, path: str, message: str) -> None:
         self._write(f"  ! {path}: {message}")
 

@@ -5,6 +5,7 @@ emulator served from the test process."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +94,11 @@ def test_every_apply_converges_to_the_spec(
     runner = CliRunner()
     _converged(runner, emu, model.write(root), model)
     for kind, a, b in edits:
+        before = copy.deepcopy(model)
         _edit(model, kind, a, b)
+        if not any(model.images.values()):
+            model = before  # a spec whose image source matches no file is refused: skip
+            continue
         _converged(runner, emu, model.write(root), model)
 
 
