@@ -44,8 +44,9 @@ def _apply_and_kill(spec: Path, emu: Emulator, event: str, nth: int, delay: floa
 
     Returns whether the kill landed before the apply finished by itself.
     """
+    slowed = ["--rate", "5"]  # so that the kill lands mid-way, even on a fast machine
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cvspec", "apply", spec.name, "--auto-approve", "--json"],
+        [sys.executable, "-m", "cvspec", "apply", spec.name, "--auto-approve", "--json", *slowed],
         cwd=spec.parent,
         env=emu.env(),
         stdout=subprocess.PIPE,
@@ -76,7 +77,7 @@ KILL_POINTS = [  # (event, nth, delay, training)
     ("upload_progress", 1, 0.0, False),  # between batches
     ("upload_progress", 2, 0.03, False),  # likely between an upload and its identity call
     ("op_start:UploadImages", 1, 0.15, False),  # during the first uploads
-    ("op_start:Train", 1, 0.05, True),  # in TrainProject, before the iteration gets its name
+    ("op_start:Train", 1, 0.4, True),  # around TrainProject, before the iteration is named
     ("training", 1, 0.0, True),  # while training
     ("op_start:Publish", 1, 0.0, True),  # trained, before the gates and the publish
 ]
