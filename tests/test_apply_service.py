@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 from azure.cognitiveservices.vision.customvision.training import models as m
 
+from cvspec.apply import apply_plan
+from cvspec.commands.common import make_plan
 from cvspec.sdk import call
+from cvspec.spec import load_and_validate
 from tests.apply_support import Emulator, SpecModel, assert_matches, emulator, snapshot
 from tests.helpers import run_cli
 
@@ -183,6 +186,28 @@ def test_publish_moves_the_name_and_retention_keeps_at_most_n(
     newest = max(snap.iterations, key=lambda it: it[0] if it[2] else "")
     assert newest[2] == "latest"
     _plan_is_empty(emu, spec)
+    model.publish = "prod"  # the spec no longer publishes "latest"
+    spec = model.write(tmp_path)
+    assert _apply(emu, spec).returncode == 0
+    snap = snapshot(emu.service, model.name)
+    assert snap.published("latest") == [] and snap.published("prod") == [newest[0]]
+    _plan_is_empty(emu, spec)
+
+
+def test_names_created_meanwhile_are_adopted(emu: Emulator, tmp_path: Path) -> None:
+    """The project and a tag appear between planning and applying (a retried create that
+    had landed looks the same): apply adopts them instead of failing or duplicating."""
+    model = _two_tags("adopt-names", training=False, publish=None)
+    spec = model.write(tmp_path)
+    validated = load_and_validate(spec)
+    plan = make_plan(validated, emu.service)
+    client = emu.service.training
+    project = call(client.create_project, model.name, classification_type="Multiclass")
+    call(client.create_tag, project.id, "red")
+    result = apply_plan(plan, emu.service, validated.base_dir, lambda *_, **__: None)
+    assert result.failures == ()
+    assert [p.id for p in call(client.get_projects) if p.name == model.name] == [project.id]
+    assert_matches(snapshot(emu.service, model.name), model)
 
 
 def test_json_mode_streams_events(emu: Emulator, tmp_path: Path) -> None:
