@@ -26,6 +26,7 @@ from cvspec.sdk import RetryNotice
 PERIOD = 5.0  # seconds between plain progress lines
 TTY_REFRESH = 0.1  # seconds between redraws of a live line
 BAR_WIDTH = 24
+TICK = 1.0  # seconds between redraws of a live training line
 
 
 class Reporter:
@@ -46,6 +47,8 @@ class Reporter:
         self._last_line = 0.0  # when the last plain progress line or redraw went out
         self._live = False  # a live (\r) line is on screen
         self._upload_started = 0.0
+        self._training: tuple[str, str, float, float] | None = None  # name, status, elapsed, at
+        self._ticker: threading.Thread | None = None
 
     def __call__(self, event: str, **fields: Any) -> None:
         with self._lock:
@@ -131,11 +134,31 @@ class Reporter:
     def _on_training(self, iteration: str, status: str, elapsed: float) -> None:
         text = f"  {iteration}: {status} ({elapsed:.0f}s elapsed)"
         if self.tty:
+            self._training = (iteration, status, elapsed, self._clock())
             self._redraw(text, final=False)
+            self._start_ticker()
         else:
             self._periodic(text, final=False)
 
+    def _start_ticker(self) -> None:
+        """On a terminal, the elapsed time of a training moves every second between polls."""
+        if self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick, name="cvspec-ticker", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(TICK)
+            with self._lock:
+                if self._training is None:
+                    self._ticker = None
+                    return
+                name, status, elapsed, at = self._training
+                now = elapsed + self._clock() - at
+                self._redraw(f"  {name}: {status} ({now:.0f}s elapsed)", final=False)
+
     def _on_training_done(self, iteration: str, status: str, elapsed: float) -> None:
+        self._training = None
         text = f"  {iteration}: {status} after {elapsed:.0f}s"
         if self.tty:
             self._redraw(text, final=True)

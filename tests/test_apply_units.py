@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -105,7 +106,6 @@ def test_limiter_is_shared_by_threads() -> None:
     limiter = RateLimiter(200)
     starts: list[float] = []
     lock = threading.Lock()
-    import time
 
     def worker() -> None:
         for _ in range(50):
@@ -212,3 +212,15 @@ def test_upload_line_at_the_end_shows_the_duration() -> None:
         "in",
         "2.0s",
     ]
+
+
+def test_terminal_training_line_moves_between_polls() -> None:
+    out, now = io.StringIO(), [100.0]
+    reporter = Reporter(out, tty=True, clock=lambda: now[0])
+    reporter("training", iteration="cvspec-1", status="Training", elapsed=3.0)
+    now[0] = 105.0  # five seconds later, and no poll yet
+    time.sleep(1.3)
+    assert "cvspec-1: Training (8s elapsed)" in out.getvalue()
+    reporter("training_done", iteration="cvspec-1", status="Completed", elapsed=9.0)
+    time.sleep(1.2)
+    assert out.getvalue().endswith("cvspec-1: Completed after 9s\n")
