@@ -130,7 +130,7 @@ def apply_plan(
         base_dir=base_dir,
         emit=emit,
         parallelism=max(1, parallelism),
-        threshold=publishes[0].gates.threshold if publishes else 0.5,
+        threshold=_threshold(plan),
         publishing=frozenset(p.publish_name for p in publishes),
     )
     _refresh(ctx, plan.project_name)
@@ -138,6 +138,15 @@ def apply_plan(
         emit("op_start", op=op)
         execute(op, ctx)
     return ApplyResult(operations=len(plan.operations), failures=tuple(ctx.failures))
+
+
+def _threshold(plan: Plan) -> float:
+    """Where precision and recall are measured: the gates' threshold, carried by the plan."""
+    publishes = plan.of_type(ops.Publish)
+    if publishes:
+        return float(publishes[0].gates.threshold)
+    trains = plan.of_type(ops.Train)
+    return float(trains[0].threshold) if trains else 0.5
 
 
 def _refresh(ctx: Context, project_name: str) -> None:

@@ -40,6 +40,7 @@ class DesiredTraining:
     budget_hours: int
     notification_email: str | None
     force: bool
+    threshold: float = 0.5  # the gates' threshold: where the evaluation is measured
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def _training(
         budget_hours=t.budget_hours,
         notification_email=t.notification_email,
         force=t.force,
+        threshold=vs.spec.gates.threshold,
     )
 
 

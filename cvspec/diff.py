@@ -445,6 +445,7 @@ def _compare_training(training: DesiredTraining | None, live: LiveState) -> list
             force=training.force,
             wait_only=code is R.TRAINING_IN_PROGRESS,
             previous_iteration=previous,
+            threshold=training.threshold,
         )
     ]
 

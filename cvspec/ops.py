@@ -171,6 +171,7 @@ class Train(Op):
     force: bool
     wait_only: bool = False  # an iteration with this name is already training
     previous_iteration: str | None = None  # the latest trained cvspec iteration, for display
+    threshold: float = 0.5  # probability threshold of the evaluation shown after training
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -457,3 +457,10 @@ def test_retention_deletes_the_oldest_first() -> None:
     plan = diff(desired(training=NEW_TRAINING), live(iterations=(*olds, TRAINED)))
     deleted = [op.iteration_name for op in plan.of_type(ops.DeleteIteration)]
     assert deleted == ["cvspec-old1", "cvspec-old2"]
+
+
+def test_training_carries_the_gates_threshold_for_its_evaluation() -> None:
+    training = DesiredTraining("cvspec-fp1", "Regular", 0, None, False, threshold=0.7)
+    plan = diff(desired(training=training, publish=None), LiveState(DOMAINS, None))
+    (train,) = plan.of_type(ops.Train)
+    assert train.threshold == 0.7
