@@ -63,6 +63,7 @@ class Desired:
     publish: DesiredPublish | None
     prune_tags: bool
     prune_images: bool
+    prune_unmanaged: bool
     protect: bool
 
 
@@ -87,6 +88,7 @@ def desired_state(vs: ValidatedSpec, default_resource_id: str | None) -> Desired
         publish=_publish(vs, default_resource_id),
         prune_tags=spec.prune.tags,
         prune_images=spec.prune.images,
+        prune_unmanaged=spec.prune.unmanaged_images,
         protect=spec.protect,
     )
 

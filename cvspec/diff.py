@@ -315,7 +315,20 @@ def _compare_images(
     if adds:
         found.add(_retag_op(ops.AddImageTags, adds))
     _extra_images(extra, desired.prune_images, found)
-    _note_images(live.images, duplicates, found)
+    unmanaged = [i for i in live.images if i.hash_key is None]
+    if desired.prune_unmanaged and unmanaged:
+        found.add(_delete_unmanaged(unmanaged))
+        unmanaged = []
+    _note_images(unmanaged, duplicates, found)
+
+
+def _delete_unmanaged(images: list[LiveImage]) -> ops.Op:
+    return ops.DeleteImages(
+        reason="cvspec did not upload them (prune.unmanaged_images)",
+        reason_code=R.UNMANAGED,
+        image_ids=tuple(i.id for i in images),
+        tags=tuple(i.tags for i in images),
+    )
 
 
 def _managed(images: Iterable[LiveImage]) -> tuple[dict[str, LiveImage], list[LiveImage]]:

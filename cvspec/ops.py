@@ -22,6 +22,8 @@ class Reason(StrEnum):
     """An object exists in both, but its settings differ from the spec."""
     NOT_IN_SPEC = "delete_because_not_in_spec"
     """The spec no longer lists the object and its prune setting asks to delete it."""
+    UNMANAGED = "delete_because_unmanaged"
+    """cvspec did not upload the image, and prune.unmanaged_images asks to delete such images."""
     TAGS_DIFFER = "tags_differ"
     """An image's tags differ from the spec's."""
     FIRST_TRAINING = "no_trained_iteration"

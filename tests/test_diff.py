@@ -51,6 +51,7 @@ def desired(**changes: object) -> Desired:
         publish=DesiredPublish("prod", RID, 3, ops.Gates()),
         prune_tags=False,
         prune_images=False,
+        prune_unmanaged=False,
         protect=False,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -184,6 +185,12 @@ CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
         desired(prune_images=True, prune_tags=True),
         live(images=(*IMAGES, LiveImage("u", None, ("a",)))),
         [],
+    ),
+    (
+        "unmanaged images are deleted only when the spec asks",
+        desired(prune_unmanaged=True),
+        live(images=(*IMAGES, LiveImage("u", None, ("a",)))),
+        [("DeleteImages", R.UNMANAGED)],
     ),
     (
         "an image uploaded but never marked is uploaded again (the service merges it)",

@@ -239,6 +239,9 @@ class PruneSpec(_Model):
     """Delete tags of the project that the spec does not list."""
     images: bool = False
     """Delete images of the project that the spec does not list."""
+    unmanaged_images: bool = False
+    """Also delete images that cvspec did not upload (added in the portal or by other
+    programs). Off by default: without it cvspec never deletes what it does not own."""
 
 
 class Spec(_Model):
