@@ -71,7 +71,8 @@ def desired_state(vs: ValidatedSpec, default_resource_id: str | None) -> Desired
     """Translate the spec into the service's vocabulary; fingerprint the training input."""
     spec = vs.spec
     tags = tuple(DesiredTag(t.name, t.description, _TAG_TYPE[t.type]) for t in spec.tags)
-    base = str(vs.base_dir) + os.sep
+    # absolute, as the resolved images' paths are (the spec may be given as `spec.yaml`)
+    base = os.path.abspath(vs.base_dir).rstrip(os.sep) + os.sep
     images = tuple(
         DesiredImage(hash_key(i.sha256), i.sha256, _relative(base, i), i.tags, i.url)
         for i in vs.images

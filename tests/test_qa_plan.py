@@ -1,0 +1,65 @@
+"""Plans as a user makes them, found wrong in acceptance testing: `cvspec plan` through the
+CLI against a real emulator on 127.0.0.1, with the spec named the way people type it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cvspec.cli import main
+from cvspec.emulator.server import EmulatorServer
+from tests.helpers import copy_example
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    with EmulatorServer(data_dir=tmp_path_factory.mktemp("qa-plan-emulator")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def env(server: EmulatorServer) -> dict[str, str]:
+    return {
+        "CVSPEC_TRAINING_ENDPOINT": server.training_endpoint,
+        "CVSPEC_TRAINING_KEY": server.training_key,
+        "CVSPEC_PREDICTION_ENDPOINT": server.prediction_endpoint,
+        "CVSPEC_PREDICTION_KEY": server.prediction_key,
+        "CVSPEC_PREDICTION_RESOURCE_ID": server.prediction_resource_id,
+        "NO_COLOR": "",
+    }
+
+
+def cli(env: dict[str, str], *args: str | Path) -> Result:
+    return CliRunner(env={**env, "COLUMNS": "100"}).invoke(main, [str(a) for a in args])
+
+
+def example(tmp_path: Path, name: str) -> Path:
+    spec = copy_example(tmp_path)
+    spec.write_text(spec.read_text().replace("name: digits-example", f"name: {name}"))
+    return spec
+
+
+def test_image_paths_are_relative_to_the_spec_when_the_spec_is_named_relatively(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example(tmp_path, "qa-relative-paths")
+    monkeypatch.chdir(tmp_path)
+    doc = json.loads(cli(env, "plan", "digits.yaml", "--format", "json").output)
+    upload = next(c for c in doc["resource_changes"] if c["type"] == "images")
+    paths = {i["path"] for i in upload["change"]["after"]["images"]}
+    assert "digits/one/one-03.png" in paths
+    assert not [p for p in paths if p.startswith("/") or str(tmp_path) in p]
+
+    text = cli(env, "plan", "digits.yaml", "-v", "-out", "plan.json")
+    assert "        digits/one/one-03.png  [one]" in text.output, text.output
+    assert str(tmp_path) not in text.output
+    assert str(tmp_path / "digits" / "one") not in (tmp_path / "plan.json").read_text()
+    # the saved plan, applied from elsewhere, still finds its files
+    monkeypatch.chdir(tmp_path.parent)
+    applied = cli(env, "apply", tmp_path / "plan.json")
+    assert applied.exit_code == 0, applied.output
+    assert cli(env, "plan", tmp_path / "digits.yaml", "--detailed-exitcode").exit_code == 0
