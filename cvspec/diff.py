@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cvspec import ops
 from cvspec.desired import Desired, DesiredImage, DesiredPublish, DesiredTag, DesiredTraining
@@ -48,8 +48,8 @@ def diff(desired: Desired, live: LiveState) -> Plan:
     found = _Found()
     domain_id = _domain_id(desired.domain, live)
     compared = _compare_project(desired, live, domain_id, found)
-    deleted_tags = _compare_tags(desired, compared, found)
-    _compare_images(desired, compared, deleted_tags, found)
+    deleted_tags, renamed_tags = _compare_tags(desired, compared, found)
+    _compare_images(desired, compared, deleted_tags, renamed_tags, found)
     train = _compare_training(desired.training, compared)
     found.add(*train)
     _compare_publish(desired, compared, train, found)
@@ -221,10 +221,14 @@ def _match_tags(
     return pairs, unmatched
 
 
-def _compare_tags(desired: Desired, live: LiveState, found: _Found) -> set[str]:
-    """Plan tag changes; return the names of tags this plan deletes."""
+def _compare_tags(
+    desired: Desired, live: LiveState, found: _Found
+) -> tuple[set[str], dict[str, str]]:
+    """Plan tag changes; return the names of tags this plan deletes, and the new name of
+    each tag it renames (a change of case), by old name."""
     want = desired_tags(desired)
     pairs, extra = _match_tags(want, live.tags)
+    renamed = {tag.name: name for name, tag in pairs.items() if tag.name != name}
     for name in sorted(want):
         tag = pairs.get(name)
         if tag is None:
@@ -238,7 +242,7 @@ def _compare_tags(desired: Desired, live: LiveState, found: _Found) -> set[str]:
             deleted.add(tag.name)
         else:
             found.drift.append(_unlisted_tag(tag))
-    return deleted
+    return deleted, renamed
 
 
 def _create_tag(tag: DesiredTag) -> ops.Op:
@@ -295,9 +299,16 @@ def _unlisted_tag(tag: LiveTag) -> Drift:
 
 
 def _compare_images(
-    desired: Desired, live: LiveState, deleted_tags: set[str], found: _Found
+    desired: Desired,
+    live: LiveState,
+    deleted_tags: set[str],
+    renamed_tags: dict[str, str],
+    found: _Found,
 ) -> None:
     have, duplicates = _managed(live.images)
+    if renamed_tags:
+        # Renaming a tag renames it on its images: they need no untag and tag again.
+        have = {key: _renamed(image, renamed_tags) for key, image in have.items()}
     want = {i.hash_key: i for i in desired.images}
     uploads = [_upload(want[key]) for key in sorted(want.keys() - have.keys())]
     removes, adds = _retags(want, have, deleted_tags)
@@ -343,6 +354,13 @@ def _managed(images: Iterable[LiveImage]) -> tuple[dict[str, LiveImage], list[Li
         else:
             have[image.hash_key] = image
     return have, duplicates
+
+
+def _renamed(image: LiveImage, renamed_tags: dict[str, str]) -> LiveImage:
+    if not renamed_tags.keys() & set(image.tags):
+        return image
+    tags = tuple(sorted(renamed_tags.get(name, name) for name in image.tags))
+    return replace(image, tags=tags)
 
 
 def _upload(image: DesiredImage) -> ops.ImageUpload:

@@ -63,3 +63,21 @@ def test_image_paths_are_relative_to_the_spec_when_the_spec_is_named_relatively(
     applied = cli(env, "apply", tmp_path / "plan.json")
     assert applied.exit_code == 0, applied.output
     assert cli(env, "plan", tmp_path / "digits.yaml", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_tag_renamed_in_case_is_renamed_without_retagging_its_images(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    spec = example(tmp_path, "qa-tag-case")
+    assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
+    (tmp_path / "digits" / "seven").rename(tmp_path / "digits" / "Seven")
+    spec.write_text(spec.read_text().replace("- name: seven", "- name: Seven"))
+
+    doc = json.loads(cli(env, "plan", spec, "--format", "json").output)
+    changes = {c["address"]: c["operations"] for c in doc["resource_changes"]}
+    assert changes["tag.seven"] == ["UpdateTag"]
+    assert doc["summary"]["images"] == {"upload": 0, "retag": 0, "delete": 0}
+    assert "images" not in changes
+    applied = cli(env, "apply", spec, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert cli(env, "plan", spec, "--detailed-exitcode").exit_code == 0
