@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from cvspec.identity import fingerprint, hash_key, iteration_name
 from cvspec.ops import Gates, TagGate
+from cvspec.spec.domains import domain_name
 
 if TYPE_CHECKING:
     from cvspec.spec import ResolvedImage, ValidatedSpec
@@ -113,7 +114,8 @@ def _training(
         return None
     payload = {
         "classification": kind,
-        "domain": vs.spec.project.domain,
+        # the domain's own name, however the spec spells it (any case, or its GUID)
+        "domain": domain_name(vs.spec.project.domain_id) or vs.spec.project.domain,
         "tags": sorted((tag.name, tag.type) for tag in tags),
         "images": [(i.hash_key, i.tags) for i in images],
         "training": [t.type, t.budget_hours],

@@ -81,3 +81,13 @@ def test_a_tag_renamed_in_case_is_renamed_without_retagging_its_images(
     applied = cli(env, "apply", spec, "--auto-approve")
     assert applied.exit_code == 0, applied.output
     assert cli(env, "plan", spec, "--detailed-exitcode").exit_code == 0
+
+
+def test_respelling_the_domain_changes_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    spec = example(tmp_path, "qa-domain-spelling")
+    assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
+    text = spec.read_text()
+    for spelling in ("gEnErAl", "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"):
+        spec.write_text(text.replace("domain: General", f"domain: {spelling}"))
+        again = cli(env, "plan", spec, "--detailed-exitcode")
+        assert again.exit_code == 0, again.output
