@@ -136,6 +136,15 @@ def read_live(service: Service, project_name: str) -> LiveState:
     )
 
 
+def find_project(service: Service, name: str) -> LiveProject | None:
+    """The project named `name` (one call), or None.
+
+    Raises:
+        PlanError: several projects have that name.
+    """
+    return _find_project(service, name)
+
+
 def _find_project(service: Service, name: str) -> LiveProject | None:
     found = [p for p in call(service.training.get_projects) if p.name == name]
     if len(found) > 1:

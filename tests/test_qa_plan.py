@@ -91,3 +91,27 @@ def test_respelling_the_domain_changes_nothing(tmp_path: Path, env: dict[str, st
         spec.write_text(text.replace("domain: General", f"domain: {spelling}"))
         again = cli(env, "plan", spec, "--detailed-exitcode")
         assert again.exit_code == 0, again.output
+
+
+def test_predict_names_the_file_it_cannot_classify(tmp_path: Path, env: dict[str, str]) -> None:
+    spec = example(tmp_path, "qa-predict")
+    assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
+    good = tmp_path / "digits" / "one" / "one-03.png"
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+
+    folder = cli(env, "predict", spec, tmp_path / "digits")
+    assert folder.exit_code == 2 and "is a directory" in folder.output
+    assert folder.exception is None or isinstance(folder.exception, SystemExit)
+    mixed = cli(env, "predict", spec, good, text)
+    assert mixed.exit_code == 1
+    assert mixed.output.startswith(f"{good}:\n  one ")
+    assert f"Error: {text}: BadRequestImageFormat" in mixed.output
+
+    elsewhere = tmp_path / "unpublished"
+    elsewhere.mkdir()
+    other = example(elsewhere, "qa-predict")
+    other.write_text(other.read_text().replace("name: digits-latest", "name: not-there"))
+    missing = cli(env, "predict", other, good)
+    assert missing.exit_code == 1
+    assert "Error: nothing is published as 'not-there'" in missing.output

@@ -11,7 +11,9 @@ from cvspec.commands.common import SPEC, session
 
 @click.command()
 @SPEC
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.argument(
+    "images", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
+)
 @click.option("--store", is_flag=True, help="Store the images and results in the project.")
 def predict(spec: Path, images: tuple[Path, ...], store: bool) -> None:
     """Classify IMAGES with the iteration the spec publishes (Prediction API)."""
