@@ -350,6 +350,16 @@ def _publishing_summary(plan: Plan) -> str:
 
 def summary_lines(plan: Plan) -> list[str]:
     s = summarize(plan)
+    live = plan.live_summary
+    if plan.destroy and live is not None and plan.of_type(ops.DeleteProject):
+        # what goes with the project, which the per-operation counts do not show
+        published = ", ".join(repr(name.rsplit("=", 1)[0]) for name in live.published)
+        return [
+            f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy.",
+            f"Images: {live.images} to delete with the project.",
+            f"Training: {live.iterations} iteration(s) to delete with the project.",
+            f"Publishing: {'unpublish ' + published if published else 'none'}.",
+        ]
     iterations = (
         f"; {s.delete_iterations} old iteration(s) to delete" if s.delete_iterations else ""
     )

@@ -115,3 +115,20 @@ def test_predict_names_the_file_it_cannot_classify(tmp_path: Path, env: dict[str
     missing = cli(env, "predict", other, good)
     assert missing.exit_code == 1
     assert "Error: nothing is published as 'not-there'" in missing.output
+
+
+def test_a_destroy_plan_says_what_goes_with_the_project(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    spec = example(tmp_path, "qa-destroy-summary")
+    assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
+    planned = cli(env, "plan", spec, "--destroy", "-out", tmp_path / "d.json")
+    assert planned.exit_code == 0, planned.output
+    lines = [
+        "Plan: 0 to add, 0 to change, 1 to destroy.",
+        "Images: 24 to delete with the project.",
+        "Training: 1 iteration(s) to delete with the project.",
+        "Publishing: unpublish 'digits-latest'.",
+    ]
+    assert "\n".join(lines) in planned.output
+    assert "\n".join(lines) in cli(env, "show", tmp_path / "d.json").output
