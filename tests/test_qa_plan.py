@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from cvspec.cli import main
 from cvspec.emulator.server import EmulatorServer
-from tests.helpers import copy_example
+from tests.helpers import copy_example, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +132,22 @@ def test_a_destroy_plan_says_what_goes_with_the_project(
     ]
     assert "\n".join(lines) in planned.output
     assert "\n".join(lines) in cli(env, "show", tmp_path / "d.json").output
+
+
+def test_an_empty_prediction_resource_takes_the_emulators_own(tmp_path: Path) -> None:
+    spec = copy_example(tmp_path)
+    text = spec.read_text().replace(
+        "  keep: 3", '  keep: 3\n  prediction_resource: "${CVSPEC_PREDICTION_RESOURCE_ID:-}"'
+    )
+    assert "CVSPEC_PREDICTION_RESOURCE_ID" in text
+    spec.write_text(text)
+    assert run_cli("validate", "digits.yaml", cwd=tmp_path).returncode == 0
+    planned = run_cli("plan", "digits.yaml", "--format", "json", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    publish = next(
+        c for c in json.loads(planned.stdout)["resource_changes"] if c["type"] == "publish"
+    )
+    assert (
+        "/providers/Microsoft.CognitiveServices/accounts/"
+        in publish["change"]["after"]["prediction_resource_id"]
+    )

@@ -216,13 +216,16 @@ class PublishSpec(_Model):
     """Publish name that prediction clients use."""
     prediction_resource: str | None = None
     """Full ARM id of the prediction resource (/subscriptions/.../providers/
-    Microsoft.CognitiveServices/accounts/NAME); defaults to the one in the environment."""
+    Microsoft.CognitiveServices/accounts/NAME); null or empty: the one in the environment (on
+    the built-in emulator, its own)."""
     keep: int = Field(default=3, ge=1, le=20)
     """How many iterations to keep (oldest unpublished ones are deleted first)."""
 
     @field_validator("prediction_resource")
     @classmethod
     def _arm_id(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None  # `${CVSPEC_PREDICTION_RESOURCE_ID:-}`: from the environment, if any
         if value is not None and not _ARM_ACCOUNT.fullmatch(value):
             raise ValueError(
                 "must be the prediction resource's full ARM id (/subscriptions/SUB/"
