@@ -25,7 +25,8 @@ class ManifestRow:
 
 def read_manifest(path: str) -> tuple[list[ManifestRow], list[str]]:
     """The rows of a manifest and the problems of its lines. Raises OSError."""
-    with open(path, encoding="utf-8", newline="") as file:
+    # utf-8-sig: Excel and Notepad start UTF-8 files with a byte-order mark
+    with open(path, encoding="utf-8-sig", newline="") as file:
         text = file.read()
     if path.lower().endswith(".csv"):
         return _read_csv(path, text)
@@ -34,7 +35,8 @@ def read_manifest(path: str) -> tuple[list[ManifestRow], list[str]]:
 
 def _read_csv(path: str, text: str) -> tuple[list[ManifestRow], list[str]]:
     reader = csv.DictReader(text.splitlines(keepends=True))
-    columns = reader.fieldnames or []
+    columns = [name.strip() for name in reader.fieldnames or []]  # `path, tags` too
+    reader.fieldnames = columns
     if "path" not in columns:
         shown = ", ".join(columns) or "none"
         return [], [file_problem(path, f"needs a 'path' column (columns: {shown})", 1)]
