@@ -135,9 +135,25 @@ def apply_plan(
     )
     _refresh(ctx, plan.project_name)
     for op in plan.operations:
+        if ctx.failures and isinstance(op, _NEEDS_COMPLETE_DATASET):
+            _skip_training(ctx)
+            break
         emit("op_start", op=op)
         execute(op, ctx)
     return ApplyResult(operations=len(plan.operations), failures=tuple(ctx.failures))
+
+
+# An iteration's name claims the dataset it was trained on: after any image failed, training
+# (and what follows it) would give that name to a model missing those images.
+_NEEDS_COMPLETE_DATASET = (ops.Train, ops.Unpublish, ops.Publish, ops.DeleteIteration)
+
+
+def _skip_training(ctx: Context) -> None:
+    ctx.emit("training_skipped", failures=len(ctx.failures))
+    ctx.failures.append(
+        "training and publishing skipped: the dataset is incomplete; "
+        "fix the images above and run apply again"
+    )
 
 
 def _threshold(plan: Plan) -> float:
@@ -333,4 +349,4 @@ def _(op: ops.Unpublish, ctx: Context) -> None:
 
 @execute.register
 def _(op: ops.DeleteIteration, ctx: Context) -> None:
-    training.delete_iteration(ctx, op.iteration_id)
+    training.delete_iteration(ctx, op.iteration_id, op.iteration_name)

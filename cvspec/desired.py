@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cvspec.identity import fingerprint, hash_key, iteration_name
+from cvspec.identity import dataset_iteration_name, hash_key
 from cvspec.ops import Gates, TagGate
 from cvspec.spec.domains import domain_name
 
@@ -42,6 +43,7 @@ class DesiredTraining:
     notification_email: str | None
     force: bool
     threshold: float = 0.5  # the gates' threshold: where the evaluation is measured
+    settings_json: str = "{}"  # what the fingerprint covers besides the images (see diff)
 
 
 @dataclass(frozen=True)
@@ -112,16 +114,19 @@ def _training(
     t = vs.spec.training
     if t is None:
         return None
-    payload = {
+    settings = {
         "classification": kind,
         # the domain's own name, however the spec spells it (any case, or its GUID)
         "domain": domain_name(vs.spec.project.domain_id) or vs.spec.project.domain,
         "tags": sorted((tag.name, tag.type) for tag in tags),
-        "images": [(i.hash_key, i.tags) for i in images],
         "training": [t.type, t.budget_hours],
     }
+    settings_json = json.dumps(settings, sort_keys=True)
     return DesiredTraining(
-        iteration_name=iteration_name(fingerprint(payload)),
+        iteration_name=dataset_iteration_name(
+            settings_json, [(i.hash_key, i.tags) for i in images]
+        ),
+        settings_json=settings_json,
         training_type=_TRAINING_TYPE[t.type],
         budget_hours=t.budget_hours,
         notification_email=t.notification_email,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from cvspec import ops
 from cvspec.desired import Desired, DesiredImage, DesiredPublish, DesiredTag, DesiredTraining
 from cvspec.errors import PlanError
-from cvspec.identity import iteration_fingerprint
+from cvspec.identity import dataset_iteration_name, iteration_fingerprint
 from cvspec.live import LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
 from cvspec.plan import Drift, DriftKind, Plan, live_fingerprint, live_summary, order
 
@@ -50,6 +50,7 @@ def diff(desired: Desired, live: LiveState) -> Plan:
     compared = _compare_project(desired, live, domain_id, found)
     deleted_tags, renamed_tags = _compare_tags(desired, compared, found)
     _compare_images(desired, compared, deleted_tags, renamed_tags, found)
+    desired = replace(desired, training=_effective_training(desired, compared, deleted_tags))
     train = _compare_training(desired.training, compared)
     found.add(*train)
     _compare_publish(desired, compared, train, found)
@@ -456,6 +457,30 @@ def _tag_counts(images: Iterable[LiveImage]) -> tuple[tuple[str, int], ...]:
 
 
 # --- training --------------------------------------------------------------------------------
+
+
+def _effective_training(
+    desired: Desired, live: LiveState, deleted_tags: set[str]
+) -> DesiredTraining | None:
+    """The training of the dataset the service will hold after the apply.
+
+    Without prune.images, images cvspec uploaded but the spec no longer lists stay in the
+    project, and the service trains on them: the iteration's fingerprint must include them,
+    or a plan would promise a new iteration that the service refuses as "not needed".
+    """
+    training = desired.training
+    if training is None or desired.prune_images:
+        return training
+    want = {i.hash_key: i.tags for i in desired.images}
+    kept = [
+        (i.hash_key, tuple(t for t in i.tags if t not in deleted_tags))
+        for i in live.images
+        if i.hash_key is not None and i.hash_key not in want
+    ]
+    if not kept:
+        return training
+    name = dataset_iteration_name(training.settings_json, [*want.items(), *kept])
+    return replace(training, iteration_name=name)
 
 
 def _compare_training(training: DesiredTraining | None, live: LiveState) -> list[ops.Op]:

@@ -93,6 +93,15 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def dataset_iteration_name(
+    settings_json: str, images: Iterable[tuple[str, tuple[str, ...]]]
+) -> str:
+    """The name of the iteration trained on `images` (hash key, tags) with these settings
+    (a JSON object: classification, domain, tags, training)."""
+    payload = {**json.loads(settings_json), "images": sorted(images)}
+    return iteration_name(fingerprint(payload))
+
+
 def iteration_name(dataset_fingerprint: str) -> str:
     return ITERATION_PREFIX + dataset_fingerprint
 

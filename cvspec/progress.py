@@ -128,6 +128,12 @@ class Reporter:
     def _on_training_adopted(self, iteration: str, adopted: str) -> None:
         self._write(f"  adopting iteration {adopted!r} (trained earlier) as {iteration!r}")
 
+    def _on_training_skipped(self, failures: int) -> None:
+        self._write(f"  training and publishing skipped: {failures} image(s) failed")
+
+    def _on_iteration_kept(self, iteration: str) -> None:
+        self._write(f"  kept iteration {iteration!r}: adopted or published during this apply")
+
     def _on_training_waiting(self, iteration: str, other: str) -> None:
         self._write(f"  waiting for iteration {other!r} (started earlier) before training")
 

@@ -233,9 +233,15 @@ def unpublish(ctx: Context, iteration_id: str) -> None:
             raise
 
 
-def delete_iteration(ctx: Context, iteration_id: str) -> None:
+def delete_iteration(ctx: Context, iteration_id: str, planned_name: str) -> None:
+    """Delete an old iteration, unless this apply adopted it (renamed) or it is published."""
+    client = ctx.service.training
     try:
-        call(ctx.service.training.delete_iteration, ctx.project(), iteration_id)
+        current = call(client.get_iteration, ctx.project(), iteration_id)
+        if current.name != planned_name or current.publish_name:
+            ctx.emit("iteration_kept", iteration=current.name)
+            return
+        call(client.delete_iteration, ctx.project(), iteration_id)
     except ServiceError as exc:
         if exc.code != "NotFoundIteration":
             raise

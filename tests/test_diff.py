@@ -11,6 +11,7 @@ from cvspec import ops
 from cvspec.desired import Desired, DesiredImage, DesiredPublish, DesiredTag, DesiredTraining
 from cvspec.diff import ITERATION_LIMIT, destroy_plan, diff
 from cvspec.errors import PlanError
+from cvspec.identity import dataset_iteration_name
 from cvspec.live import LiveDomain, LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
 from cvspec.plan import DriftKind
 
@@ -35,7 +36,9 @@ def managed(n: int, *tags: str, image_id: str | None = None) -> LiveImage:
     return LiveImage(image_id or f"i{n}", _sha(n)[:16], tuple(sorted(tags)))
 
 
-TRAINING = DesiredTraining("cvspec-fp1", "Regular", 0, None, False)
+# The name the default spec's dataset trains under (images 1: a, 2: b; no settings).
+FP1 = dataset_iteration_name("{}", [(_sha(1)[:16], ("a",)), (_sha(2)[:16], ("b",))])
+TRAINING = DesiredTraining(FP1, "Regular", 0, None, False)
 NEW_TRAINING = DesiredTraining("cvspec-fp2", "Regular", 0, None, False)
 
 
@@ -60,7 +63,7 @@ def desired(**changes: object) -> Desired:
 PROJECT = LiveProject("pid", "p", "", GENERAL.id, "Multiclass")
 TAGS = (LiveTag("ta", "a", "", "Regular", 1), LiveTag("tb", "b", "", "Regular", 1))
 IMAGES = (managed(1, "a"), managed(2, "b"))
-TRAINED = LiveIteration("it1", "cvspec-fp1", "Completed", "2026-01-01", "prod", RID)
+TRAINED = LiveIteration("it1", FP1, "Completed", "2026-01-01", "prod", RID)
 
 
 def iteration(n: int, name: str | None = None, **changes: object) -> LiveIteration:
@@ -385,7 +388,7 @@ def test_publish_carries_gates_and_the_iteration_it_replaces() -> None:
 
 def test_train_names_the_iteration_by_fingerprint_and_the_previous_one() -> None:
     (train,) = diff(desired(training=NEW_TRAINING), live()).of_type(ops.Train)
-    assert (train.iteration_name, train.previous_iteration) == ("cvspec-fp2", "cvspec-fp1")
+    assert (train.iteration_name, train.previous_iteration) == ("cvspec-fp2", FP1)
 
 
 DRIFT_CASES: list[tuple[str, LiveState, Desired, list[tuple[object, ...]]]] = [
@@ -467,7 +470,7 @@ def test_retention_deletes_the_oldest_first() -> None:
 
 
 def test_training_carries_the_gates_threshold_for_its_evaluation() -> None:
-    training = DesiredTraining("cvspec-fp1", "Regular", 0, None, False, threshold=0.7)
+    training = DesiredTraining(FP1, "Regular", 0, None, False, threshold=0.7)
     plan = diff(desired(training=training, publish=None), LiveState(DOMAINS, None))
     (train,) = plan.of_type(ops.Train)
     assert train.threshold == 0.7

@@ -12,6 +12,7 @@ from cvspec.markdown import MARKDOWN_LIMIT, render_markdown
 from cvspec.render import describe, render_json, render_text
 from tests.test_diff import (
     DOMAINS,
+    FP1,
     IMAGES,
     NEW_TRAINING,
     TAGS,
@@ -83,7 +84,7 @@ Publishing: 'prod' -> cvspec-fp2."""
 
 
 def test_text_of_an_update_plan() -> None:
-    assert render_text(UPDATE_PLAN) == UPDATE_TEXT
+    assert render_text(UPDATE_PLAN) == UPDATE_TEXT.replace("cvspec-fp1", FP1)
 
 
 def test_text_of_a_replacement_flags_what_forces_it() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,4 +42,6 @@ def make_plan(validated: ValidatedSpec, service: Service) -> Plan:
 
     desired = desired_state(validated, service.prediction_resource_id)
     result = diff(desired, read_live(service, desired.project_name))
-    return result
+    return dataclasses.replace(
+        result, target=service.target, spec_path=str(validated.path.resolve())
+    )
