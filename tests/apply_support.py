@@ -26,7 +26,7 @@ from cvspec.emulator.server import EmulatorServer
 from cvspec.identity import decode_identity, hash_key
 from cvspec.sdk import call
 from cvspec.service import Service, Settings, make_service
-from tests.helpers import clean_env
+from tests.helpers import emulator_env
 
 PAGE = 256
 
@@ -121,14 +121,7 @@ class Emulator:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment that points cvspec at this emulator."""
-        return clean_env(
-            CVSPEC_TRAINING_ENDPOINT=self.server.training_endpoint,
-            CVSPEC_TRAINING_KEY=self.server.training_key,
-            CVSPEC_PREDICTION_ENDPOINT=self.server.prediction_endpoint,
-            CVSPEC_PREDICTION_KEY=self.server.prediction_key,
-            CVSPEC_PREDICTION_RESOURCE_ID=self.server.prediction_resource_id,
-            **extra,
-        )
+        return {**emulator_env(self.server), **extra}
 
 
 @contextmanager

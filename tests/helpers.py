@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -42,3 +43,15 @@ def copy_example(dest: Path) -> Path:
     shutil.copytree(REPO / "specs" / "digits", dest / "digits")
     shutil.copy(REPO / "specs" / "digits.yaml", dest / "digits.yaml")
     return dest / "digits.yaml"
+
+
+def emulator_env(server: Any) -> dict[str, str]:
+    """The environment that points cvspec at a running EmulatorServer, as at Azure."""
+    return clean_env(
+        CVSPEC_TRAINING_ENDPOINT=server.training_endpoint,
+        CVSPEC_TRAINING_KEY=server.training_key,
+        CVSPEC_PREDICTION_ENDPOINT=server.prediction_endpoint,
+        CVSPEC_PREDICTION_KEY=server.prediction_key,
+        CVSPEC_PREDICTION_RESOURCE_ID=server.prediction_resource_id,
+        NO_COLOR="",
+    )

@@ -20,7 +20,7 @@ from PIL import Image
 from cvspec.cli import main
 from cvspec.emulator.server import EmulatorServer
 from cvspec.service import Service, Settings, make_service
-from tests.helpers import copy_example
+from tests.helpers import copy_example, emulator_env
 
 EXAMPLE_NAME = "name: digits-example"
 
@@ -33,14 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]
 
 @pytest.fixture(scope="module")
 def env(server: EmulatorServer) -> dict[str, str]:
-    return {
-        "CVSPEC_TRAINING_ENDPOINT": server.training_endpoint,
-        "CVSPEC_TRAINING_KEY": server.training_key,
-        "CVSPEC_PREDICTION_ENDPOINT": server.prediction_endpoint,
-        "CVSPEC_PREDICTION_KEY": server.prediction_key,
-        "CVSPEC_PREDICTION_RESOURCE_ID": server.prediction_resource_id,
-        "NO_COLOR": "",
-    }
+    return emulator_env(server)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from cvspec.cli import main
 from cvspec.emulator.server import EmulatorServer
-from tests.helpers import copy_example, run_cli
+from tests.helpers import copy_example, emulator_env, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +23,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]
 
 @pytest.fixture(scope="module")
 def env(server: EmulatorServer) -> dict[str, str]:
-    return {
-        "CVSPEC_TRAINING_ENDPOINT": server.training_endpoint,
-        "CVSPEC_TRAINING_KEY": server.training_key,
-        "CVSPEC_PREDICTION_ENDPOINT": server.prediction_endpoint,
-        "CVSPEC_PREDICTION_KEY": server.prediction_key,
-        "CVSPEC_PREDICTION_RESOURCE_ID": server.prediction_resource_id,
-        "NO_COLOR": "",
-    }
+    return emulator_env(server)
 
 
 def cli(env: dict[str, str], *args: str | Path) -> Result:
