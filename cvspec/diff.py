@@ -603,7 +603,7 @@ def _retention(
             reason_code=code,
             iteration_id=i.id,
             iteration_name=i.name,
-            after_unpublish=i.id in unpublishing,
+            after_publish=i.id in unpublishing,
         )
         for i in deletable[:excess]
     ]

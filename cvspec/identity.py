@@ -106,8 +106,39 @@ def iteration_name(dataset_fingerprint: str) -> str:
     return ITERATION_PREFIX + dataset_fingerprint
 
 
+def failed_iteration_name(name: str, gates: str) -> str:
+    """The name that records, in the service, that iteration `name` failed the quality gates
+    whose key (gates_key) is `gates`: `cvspec-<fingerprint>-failed-<gates key>`."""
+    return f"{base_iteration_name(name)}{_FAILED}{gates}"
+
+
+def base_iteration_name(name: str) -> str:
+    """The dataset's iteration name, without a gate-failure record."""
+    return name.split(_FAILED, 1)[0]
+
+
+def failed_gates(name: str) -> str | None:
+    """The gates key a cvspec iteration failed (its name records it), or None."""
+    if iteration_fingerprint(name) is None or _FAILED not in name:
+        return None
+    return name.split(_FAILED, 1)[1]
+
+
+def gates_key(gates: object) -> str:
+    """A short digest of quality gates (a dataclass or any JSON-serialisable value)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(gates) and not isinstance(gates, type):
+        gates = dataclasses.asdict(gates)
+    return fingerprint(gates)[:8]
+
+
+_FAILED = "-failed-"
+
+
 def iteration_fingerprint(name: str) -> str | None:
-    """The fingerprint in a cvspec iteration's name; None for iterations cvspec did not make."""
+    """The dataset fingerprint in a cvspec iteration's name (a gate-failure record aside);
+    None for iterations cvspec did not make."""
     if name.startswith(ITERATION_PREFIX):
-        return name[len(ITERATION_PREFIX) :]
+        return base_iteration_name(name)[len(ITERATION_PREFIX) :]
     return None

@@ -44,6 +44,17 @@ class Reason(StrEnum):
     """The service's per-project iteration limit would be exceeded by training."""
     DESTROY = "destroy_requested"
     """The user asked to destroy the project (cvspec destroy)."""
+    PUBLISH_NAME_DROPPED = "publish_name_not_in_spec"
+    """cvspec published this name, and the spec now publishes under another: clients calling
+    the old name will fail."""
+    TAG_RENAMED = "tag_renamed"
+    """The spec renames a tag (`renamed_from`): the tag, and the iteration trained on it, are
+    renamed in place."""
+    INTERRUPTED_TRAINING = "interrupted_training"
+    """An apply was interrupted between TrainProject and naming the iteration it started:
+    the iteration is cvspec's (the project's training marker says so) and gets its name."""
+    PENDING_IMAGES = "pending_images"
+    """An apply was interrupted between uploading images and recording their identity."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,24 @@ class DeleteImages(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AdoptPendingImages(Op):
+    """Record cvspec's identity on images an interrupted apply uploaded but did not mark
+    (download, hash, UpdateImageMetadata)."""
+
+    image_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenameIteration(Op):
+    """UpdateIteration's name: adopts an iteration left by an interrupted apply, or follows a
+    tag rename (the dataset is the same, only its tag names changed)."""
+
+    iteration_id: str
+    iteration_name: str  # the name it has now
+    new_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Train(Op):
     iteration_name: str
     training_type: str  # "Regular" | "Advanced"
@@ -174,6 +203,7 @@ class Train(Op):
     wait_only: bool = False  # an iteration with this name is already training
     previous_iteration: str | None = None  # the latest trained cvspec iteration, for display
     threshold: float = 0.5  # probability threshold of the evaluation shown after training
+    selected_tags: tuple[str, ...] = ()  # TrainingParameters.selectedTags, by name (sorted)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,6 +213,8 @@ class Publish(Op):
     prediction_resource_id: str
     gates: Gates = field(default_factory=Gates)
     baseline_iteration_id: str | None = None  # published under this name now (no_regression)
+    from_iteration: str | None = None  # the name moves from this iteration, in place
+    gates_key: str = ""  # identity.gates_key(gates): recorded on an iteration that fails them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,15 +228,18 @@ class Unpublish(Op):
 class DeleteIteration(Op):
     iteration_id: str
     iteration_name: str
-    after_unpublish: bool = False  # published until this plan's Unpublish runs
+    after_publish: bool = False  # retention (publish.keep): runs last, after publishing
 
 
 # Execution order: a replaced project goes first; parents are created before children;
 # pruned tags go before tag changes (deleting a tag untags its images, and frees room under
-# the tag limit); images are untagged before they are tagged again (multiclass allows one tag)
-# and deleted before uploads (the image limit); old iterations go before training (the
-# iteration limit); a publish name moves off the old iteration just before it lands on the
-# new one, and a previously published iteration can be deleted only after that.
+# the tag limit); pending images get their identity before anything reads it; images are
+# untagged before they are tagged again (multiclass allows one tag) and deleted before
+# uploads (the image limit); iterations are renamed (adopted) before training looks for
+# them; only the iteration limit deletes an iteration before training. Publishing moves a
+# name in place (no unpublish first); names the spec dropped are unpublished, and retention
+# (publish.keep) deletes, only after the new iteration trained, passed the gates and was
+# published, so that a failed apply never leaves prediction clients without their model.
 RANK: dict[type[Op], int] = {
     DeleteProject: 0,
     CreateProject: 1,
@@ -212,21 +247,23 @@ RANK: dict[type[Op], int] = {
     DeleteTag: 3,
     CreateTag: 4,
     UpdateTag: 5,
-    RemoveImageTags: 6,
-    DeleteImages: 7,
-    UploadImages: 8,
-    AddImageTags: 9,
-    DeleteIteration: 10,
-    Train: 11,
-    Unpublish: 12,
-    Publish: 13,
+    AdoptPendingImages: 6,
+    RemoveImageTags: 7,
+    DeleteImages: 8,
+    UploadImages: 9,
+    AddImageTags: 10,
+    RenameIteration: 11,
+    DeleteIteration: 12,
+    Train: 13,
+    Publish: 14,
+    Unpublish: 15,
 }
-_AFTER_PUBLISH = 14
+_AFTER_PUBLISH = 16
 
 
 def rank(op: Op) -> int:
     """Where an operation runs in a plan."""
-    if isinstance(op, DeleteIteration) and op.after_unpublish:
+    if isinstance(op, DeleteIteration) and op.after_publish:
         return _AFTER_PUBLISH
     return RANK[type(op)]
 
