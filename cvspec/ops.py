@@ -121,6 +121,7 @@ class DeleteProject(Op):
     project_id: str
     name: str
     settings: dict[str, str] = field(default_factory=dict)  # what goes, for display
+    losses: tuple[str, ...] = ()  # what goes with it, one phrase each, for display
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,8 @@ class DriftKind(StrEnum):
     """An iteration published under a name the spec does not use."""
     DUPLICATE_IMAGES = "duplicate_images"
     """Several images of the project carry the same cvspec identity."""
+    GATES_FAILED = "gates_failed"
+    """The spec's iteration failed the quality gates (recorded in its name): not published."""
 
 
 @dataclass(frozen=True)
