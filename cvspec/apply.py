@@ -25,6 +25,7 @@ from azure.cognitiveservices.vision.customvision.training import models as m
 from cvspec import ops, training
 from cvspec.errors import CvspecError, ServiceError
 from cvspec.gates import Evaluation
+from cvspec.marker import split_description
 from cvspec.plan import Plan
 from cvspec.sdk import call
 from cvspec.service import Service
@@ -48,7 +49,6 @@ class Context:
     emit: Emit
     parallelism: int = DEFAULT_PARALLELISM
     threshold: float = 0.5  # where precision and recall are measured (the gates' threshold)
-    publishing: frozenset[str] = frozenset()  # publish names a Publish of this plan takes
     project_id: str | None = None
     tag_ids: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
@@ -124,14 +124,12 @@ def apply_plan(
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> ApplyResult:
     """Run every operation of `plan` in order; per-image failures are collected, not fatal."""
-    publishes = plan.of_type(ops.Publish)
     ctx = Context(
         service=service,
         base_dir=base_dir,
         emit=emit,
         parallelism=max(1, parallelism),
         threshold=_threshold(plan),
-        publishing=frozenset(p.publish_name for p in publishes),
     )
     _refresh(ctx, plan.project_name)
     for op in plan.operations:
@@ -219,9 +217,11 @@ def _(op: ops.UpdateProject, ctx: Context) -> None:
     project = call(client.get_project, op.project_id)
     settings = project.settings
     settings.domain_id = op.after.get("domain_id", settings.domain_id)
+    # (a training marker left by an interrupted apply goes with any update: cvspec.marker)
+    description = split_description(project.description or "")[0]
     updated = m.Project(
         name=project.name,
-        description=op.after.get("description", project.description),
+        description=op.after.get("description", description),
         settings=settings,
     )
     call(client.update_project, op.project_id, updated)
@@ -342,9 +342,12 @@ def _(op: ops.Publish, ctx: Context) -> None:
 
 @execute.register
 def _(op: ops.Unpublish, ctx: Context) -> None:
-    if op.publish_name in ctx.publishing:
-        return  # the Publish of this plan moves the name in one step, after its gates pass
-    training.unpublish(ctx, op.iteration_id)
+    training.unpublish_name(ctx, op.iteration_id, op.publish_name)
+
+
+@execute.register
+def _(op: ops.RenameIteration, ctx: Context) -> None:
+    training.rename_iteration(ctx, op)
 
 
 @execute.register

@@ -15,14 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from cvspec import ops
-from cvspec.desired import Desired, DesiredImage, DesiredPublish, DesiredTag, DesiredTraining
+from cvspec.desired import Desired, DesiredImage, DesiredTag, DesiredTraining
+from cvspec.diff_iterations import ITERATION_LIMIT as ITERATION_LIMIT
+from cvspec.diff_iterations import compare_iterations
 from cvspec.errors import PlanError
-from cvspec.identity import dataset_iteration_name, iteration_fingerprint
-from cvspec.live import LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
+from cvspec.identity import dataset_iteration_name
+from cvspec.live import LiveImage, LiveProject, LiveState, LiveTag
 from cvspec.plan import Drift, DriftKind, Plan, live_fingerprint, live_summary, order
 
-ITERATION_LIMIT = 20
-IN_PROGRESS = ("Training", "Queued")  # iteration statuses that end on their own
 CLASSIFICATION = "Classification"
 R = ops.Reason
 
@@ -51,10 +51,10 @@ def diff(desired: Desired, live: LiveState) -> Plan:
     deleted_tags, renamed_tags = _compare_tags(desired, compared, found)
     _compare_images(desired, compared, deleted_tags, renamed_tags, found)
     desired = replace(desired, training=_effective_training(desired, compared, deleted_tags))
-    train = _compare_training(desired.training, compared)
-    found.add(*train)
-    _compare_publish(desired, compared, train, found)
-    _note_iterations(compared, desired.publish.name if desired.publish else None, found)
+    updates_project = any(isinstance(op, ops.UpdateProject) for op in found.operations)
+    iterations = compare_iterations(desired, compared, project_updated=updates_project)
+    found.add(*iterations.operations)
+    found.drift.extend(iterations.drift)
     return Plan(
         project_name=desired.project_name,
         operations=order(found.operations),
@@ -481,167 +481,3 @@ def _effective_training(
         return training
     name = dataset_iteration_name(training.settings_json, [*want.items(), *kept])
     return replace(training, iteration_name=name)
-
-
-def _compare_training(training: DesiredTraining | None, live: LiveState) -> list[ops.Op]:
-    if training is None:
-        return []
-    mine = [i for i in live.iterations if i.name == training.iteration_name]
-    if any(i.status == "Completed" for i in mine):
-        return []
-    code, reason, previous = _training_reason(training, mine, live.iterations)
-    return [
-        ops.Train(
-            reason=reason,
-            reason_code=code,
-            iteration_name=training.iteration_name,
-            training_type=training.training_type,
-            budget_hours=training.budget_hours,
-            notification_email=training.notification_email,
-            force=training.force,
-            wait_only=code is R.TRAINING_IN_PROGRESS,
-            previous_iteration=previous,
-            threshold=training.threshold,
-        )
-    ]
-
-
-def _training_reason(
-    training: DesiredTraining, mine: list[LiveIteration], iterations: Iterable[LiveIteration]
-) -> tuple[ops.Reason, str, str | None]:
-    if any(i.status in IN_PROGRESS for i in mine):
-        return R.TRAINING_IN_PROGRESS, "an iteration of this dataset is still training", None
-    if mine:
-        status = mine[-1].status
-        return R.TRAINING_FAILED, f"the last training of this dataset ended {status}", None
-    trained = [i for i in iterations if i.status == "Completed" and iteration_fingerprint(i.name)]
-    if not trained:
-        return R.FIRST_TRAINING, "no iteration trained by cvspec yet", None
-    latest = max(trained, key=lambda i: (i.created, i.id))
-    reason = f"the images, tags or training settings changed since iteration {latest.name!r}"
-    return R.DATASET_CHANGED, reason, latest.name
-
-
-# --- publishing and retention ----------------------------------------------------------------
-
-
-def _compare_publish(desired: Desired, live: LiveState, train: list[ops.Op], found: _Found) -> None:
-    publish, training = desired.publish, desired.training
-    trains_new = any(isinstance(op, ops.Train) and not op.wait_only for op in train)
-    if publish is None or training is None:
-        found.add(*_retention(None, training, live, trains_new, set()))
-        return
-    if not publish.prediction_resource_id:
-        raise PlanError(
-            "publish.prediction_resource: no prediction resource id; set it in the spec or "
-            "set CVSPEC_PREDICTION_RESOURCE_ID"
-        )
-    target = training.iteration_name
-    holders = [i for i in live.iterations if i.publish_name == publish.name]
-    moves = [i for i in holders if not _serves(i, target, publish)]
-    found.add(*(_unpublish(i, target) for i in moves))
-    if moves or not holders:
-        found.add(_publish(publish, target, holders))
-    found.add(*_retention(publish, training, live, trains_new, {i.id for i in moves}))
-
-
-def _serves(it: LiveIteration, target: str, publish: DesiredPublish) -> bool:
-    return it.name == target and it.prediction_resource_id == publish.prediction_resource_id
-
-
-def _unpublish(it: LiveIteration, target: str) -> ops.Op:
-    return ops.Unpublish(
-        reason=f"{it.publish_name!r} moves to iteration {target!r}",
-        reason_code=R.PUBLISH_MOVES,
-        iteration_id=it.id,
-        iteration_name=it.name,
-        publish_name=it.publish_name,
-    )
-
-
-def _publish(publish: DesiredPublish, target: str, holders: list[LiveIteration]) -> ops.Op:
-    assert publish.prediction_resource_id is not None
-    if holders:
-        code, reason = R.PUBLISH_MOVES, f"{publish.name!r} is published from {holders[0].name!r}"
-    else:
-        code, reason = R.NOT_PUBLISHED, f"nothing is published as {publish.name!r}"
-    return ops.Publish(
-        reason=reason,
-        reason_code=code,
-        iteration_name=target,
-        publish_name=publish.name,
-        prediction_resource_id=publish.prediction_resource_id,
-        gates=publish.gates,
-        baseline_iteration_id=holders[0].id if holders else None,
-    )
-
-
-def _retention(
-    publish: DesiredPublish | None,
-    training: DesiredTraining | None,
-    live: LiveState,
-    trains_new: bool,
-    unpublishing: set[str],
-) -> list[ops.Op]:
-    """Delete the oldest unpublished cvspec iterations beyond publish.keep, or beyond the
-    service's iteration limit when training adds one."""
-    new = 1 if trains_new else 0
-    owned = [i for i in live.iterations if iteration_fingerprint(i.name) is not None]
-    over_keep = len(owned) + new - publish.keep if publish else 0
-    over_limit = len(live.iterations) + new - ITERATION_LIMIT
-    excess = max(over_keep, over_limit)
-    if excess <= 0:
-        return []
-    target = training.iteration_name if training else None
-    deletable = sorted(
-        (i for i in owned if _deletable(i, target, unpublishing)), key=lambda i: (i.created, i.id)
-    )
-    code, reason = _retention_reason(publish, limited=over_limit >= over_keep)
-    return [
-        ops.DeleteIteration(
-            reason=reason,
-            reason_code=code,
-            iteration_id=i.id,
-            iteration_name=i.name,
-            after_publish=i.id in unpublishing,
-        )
-        for i in deletable[:excess]
-    ]
-
-
-def _deletable(it: LiveIteration, target: str | None, unpublishing: set[str]) -> bool:
-    """Not the spec's iteration, not training, and not published after this plan."""
-    published = bool(it.publish_name) and it.id not in unpublishing
-    return it.name != target and it.status not in IN_PROGRESS and not published
-
-
-def _retention_reason(publish: DesiredPublish | None, limited: bool) -> tuple[ops.Reason, str]:
-    if limited or publish is None:
-        return (
-            R.ITERATION_LIMIT,
-            f"training needs room under the limit of {ITERATION_LIMIT} iterations",
-        )
-    return R.RETENTION, f"the spec keeps at most {publish.keep} iterations (publish.keep)"
-
-
-def _note_iterations(live: LiveState, publish_name: str | None, found: _Found) -> None:
-    for it in live.iterations:
-        if iteration_fingerprint(it.name) is None:
-            found.drift.append(
-                Drift(
-                    kind=DriftKind.MANUAL_ITERATION,
-                    address=f"iteration.{it.name}",
-                    detail=f"was not trained by cvspec ({it.status}); kept",
-                )
-            )
-        if it.publish_name and it.publish_name != publish_name:
-            found.drift.append(
-                Drift(
-                    kind=DriftKind.MANUAL_PUBLISH,
-                    address=f"publish.{it.publish_name}",
-                    detail=(
-                        f"iteration {it.name!r} is published under a name the spec does not "
-                        "use; kept"
-                    ),
-                )
-            )

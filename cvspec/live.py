@@ -22,6 +22,7 @@ from typing import Any
 
 from cvspec.errors import PlanError
 from cvspec.identity import MARKER_KEY, MARKER_VALUE, decode_identity, manifest_entries
+from cvspec.marker import TrainingMarker, split_description
 from cvspec.sdk import call
 from cvspec.service import Service
 
@@ -42,6 +43,7 @@ class LiveProject:
     description: str
     domain_id: str
     classification_type: str  # "Multiclass" | "Multilabel"
+    training_marker: TrainingMarker | None = None  # left by an apply (cvspec.marker)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class LiveIteration:
     created: str
     publish_name: str
     prediction_resource_id: str
+    last_modified: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,12 +159,14 @@ def _find_project(service: Service, name: str) -> LiveProject | None:
     if not found:
         return None
     p = found[0]
+    description, marker = split_description(p.description or "")
     return LiveProject(
         id=p.id,
         name=p.name,
-        description=p.description or "",
+        description=description,
         domain_id=p.settings.domain_id,
         classification_type=p.settings.classification_type or "Multiclass",
+        training_marker=marker,
     )
 
 
@@ -258,6 +263,7 @@ def _iteration(i: Any) -> LiveIteration:
         created=_iso(i.created),
         publish_name=i.publish_name or "",
         prediction_resource_id=i.original_publish_resource_id or "",
+        last_modified=_iso(i.last_modified),
     )
 
 

@@ -205,6 +205,8 @@ class Train(Op):
     previous_iteration: str | None = None  # the latest trained cvspec iteration, for display
     threshold: float = 0.5  # probability threshold of the evaluation shown after training
     selected_tags: tuple[str, ...] = ()  # TrainingParameters.selectedTags, by name (sorted)
+    adopt_candidate: str = ""  # an iteration trained outside cvspec that the service may
+    # find already trained on this very dataset ("training not needed"): it is then renamed
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,9 +15,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from azure.cognitiveservices.vision.customvision.training import models as m
+
 from cvspec import ops
 from cvspec.errors import GateError, ServiceError
 from cvspec.gates import Evaluation, check_gates, evaluation_from_sdk
+from cvspec.identity import base_iteration_name, failed_iteration_name, iteration_fingerprint
+from cvspec.marker import TrainingMarker, split_description, with_marker
 from cvspec.sdk import call
 
 if TYPE_CHECKING:
@@ -47,45 +51,97 @@ def train(op: ops.Train, ctx: Context) -> None:
 def _start(op: ops.Train, ctx: Context) -> Any:
     """TrainProject, adopting what an earlier (killed) apply already started or trained.
 
-    "Already in progress": that training may be of an older dataset (the spec changed since
-    the apply that started it was killed), so wait for it and ask again rather than adopt
-    it. "Not needed": the service says the latest completed iteration was trained on exactly
-    these images and settings, so that one is adopted.
+    The project's training marker (cvspec.marker) is written first and removed once the new
+    iteration has its name, so that an apply killed in between leaves an iteration the next
+    plan recognises. "Already in progress": that training may be of an older dataset, so
+    wait for it and ask again rather than adopt it. "Not needed": the service says the
+    latest completed iteration was trained on exactly these images and settings; it is
+    adopted when it is cvspec's or the plan announced it (Train.adopt_candidate), and
+    otherwise a new iteration is trained (force) rather than rename what the plan did not
+    name.
     """
+    force = op.force
     for _ in range(TRAIN_ATTEMPTS):
+        mark(ctx, op.iteration_name)
         try:
-            iteration = _train_project(op, ctx)
+            iteration = _train_project(op, ctx, force)
         except ServiceError as exc:
             if exc.code == "BadRequestTrainingNotNeeded":
-                iteration = _latest(ctx, ("Completed",))
+                iteration = _adoptable(ctx, op)
+                if iteration is None:
+                    force = True
+                    continue
                 ctx.emit("training_adopted", iteration=op.iteration_name, adopted=iteration.name)
             elif exc.code == "BadRequestTrainingAlreadyInProgress":
                 running = _newest(ctx, TRAINING_STATUSES)
                 if running is not None and running.name == op.iteration_name:
+                    unmark(ctx)
                     return running
                 if running is not None:  # (None: it finished meanwhile; just ask again)
                     ctx.emit("training_waiting", iteration=op.iteration_name, other=running.name)
                     _wait(running, ctx)
                 continue
             else:
+                unmark(ctx)
                 raise
-        if iteration.name == op.iteration_name:
-            return iteration
-        return call(
-            ctx.service.training.update_iteration, ctx.project(), iteration.id, op.iteration_name
-        )
+        if iteration.name != op.iteration_name:
+            iteration = call(
+                ctx.service.training.update_iteration,
+                ctx.project(),
+                iteration.id,
+                op.iteration_name,
+            )
+        unmark(ctx)
+        return iteration
+    unmark(ctx)
     raise ServiceError("the project keeps training other iterations; try again later")
 
 
-def _train_project(op: ops.Train, ctx: Context) -> Any:
+def _adoptable(ctx: Context, op: ops.Train) -> Any:
+    """The completed iteration "training not needed" points at, if the plan may rename it."""
+    latest = _latest(ctx, ("Completed",))
+    if iteration_fingerprint(latest.name) is not None or latest.name == op.adopt_candidate:
+        return latest
+    return None
+
+
+def _train_project(op: ops.Train, ctx: Context, force: bool) -> Any:
     return call(
         ctx.service.training.train_project,
         ctx.project(),
         training_type=op.training_type,
         reserved_budget_in_hours=op.budget_hours,
-        force_train=op.force,
+        force_train=force,
         notification_email_address=op.notification_email,
+        selected_tags=ctx.tag_list(op.selected_tags) if op.selected_tags else None,
     )
+
+
+def mark(ctx: Context, iteration_name: str) -> None:
+    """Write the training marker into the project's description (cvspec.marker)."""
+    found = iterations(ctx)
+    after = max((_iso(i.created) for i in found), default="")
+    _set_description(ctx, lambda text: with_marker(text, TrainingMarker(iteration_name, after)))
+
+
+def unmark(ctx: Context) -> None:
+    """Remove the training marker from the project's description, if it is there."""
+    _set_description(ctx, lambda text: split_description(text)[0])
+
+
+def _set_description(ctx: Context, edit: Any) -> None:
+    client = ctx.service.training
+    project = call(client.get_project, ctx.project())
+    description = project.description or ""
+    wanted = edit(description)
+    if wanted == description:
+        return
+    updated = m.Project(name=project.name, description=wanted, settings=project.settings)
+    call(client.update_project, ctx.project(), updated)
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if value else ""
 
 
 def _delete_failed(ctx: Context, iteration: Any) -> None:
@@ -156,23 +212,34 @@ def evaluate(ctx: Context, iteration_id: str, name: str, show: bool = True) -> E
 
 
 def publish(op: ops.Publish, ctx: Context) -> None:
-    """Check the gates, then move the publish name onto the iteration."""
+    """Check the gates, then move the publish name onto the iteration, in place.
+
+    Whatever the service refuses, the name's previous holder keeps serving it: the move is
+    one PublishIteration with overwrite. Only when the iteration itself must be unpublished
+    first (it is published under a name the spec dropped, or to another prediction resource)
+    is there a gap, and a refused publish then restores that publication before failing.
+    """
     current = iterations(ctx)
-    target = next((i for i in current if i.name == op.iteration_name), None)
+    target = next(
+        (i for i in current if base_iteration_name(i.name or "") == op.iteration_name), None
+    )
     if target is None or target.status != "Completed":
         raise ServiceError(f"iteration {op.iteration_name!r} is not trained; cannot publish it")
     holders = [i for i in current if i.publish_name == op.publish_name and i.id != target.id]
     _check(op, ctx, target, holders)
+    target = _clear_failure(ctx, target, op.iteration_name)
+    if target.publish_name == op.publish_name and _same_resource(target, op):
+        return
     if target.publish_name:
-        if target.publish_name == op.publish_name and _same_resource(target, op):
-            _unpublish_all(ctx, holders)
-            return
-        unpublish(ctx, target.id)  # published under another name or to another resource
-    _publish(op, ctx, target.id, holders)
+        _republish(op, ctx, target, holders)
+    else:
+        _publish(op, ctx, target.id, holders)
     ctx.emit("published", publish_name=op.publish_name, iteration=op.iteration_name)
 
 
 def _check(op: ops.Publish, ctx: Context, target: Any, holders: list[Any]) -> None:
+    """Raise GateError when the gates fail, after recording the failure in the iteration's
+    name (so that the next plan does not propose publishing it again)."""
     gates = op.gates
     evaluation = evaluate(ctx, target.id, target.name)
     baseline = None
@@ -186,14 +253,42 @@ def _check(op: ops.Publish, ctx: Context, target: Any, holders: list[Any]) -> No
         ctx.emit("gates_passed", iteration=target.name)
         return
     ctx.emit("gate_failed", iteration=target.name, failures=[f.describe() for f in failures])
+    if op.gates_key:
+        recorded = failed_iteration_name(op.iteration_name, op.gates_key)
+        if target.name != recorded:
+            call(ctx.service.training.update_iteration, ctx.project(), target.id, recorded)
     kept = f"{op.publish_name!r} stays on {holders[0].name!r}" if holders else "nothing published"
     figures = "; ".join(f.describe() for f in failures)
-    raise GateError(f"quality gate failed for {target.name!r}, not publishing ({kept}): {figures}")
+    raise GateError(
+        f"quality gate failed for {op.iteration_name!r}, not publishing ({kept}): {figures}"
+    )
+
+
+def _clear_failure(ctx: Context, target: Any, name: str) -> Any:
+    """An iteration that failed earlier gates passed these: give it its plain name back."""
+    if target.name == name:
+        return target
+    return call(ctx.service.training.update_iteration, ctx.project(), target.id, name)
 
 
 def _same_resource(iteration: Any, op: ops.Publish) -> bool:
     resource = getattr(iteration, "original_publish_resource_id", None) or ""
     return resource.lower() == op.prediction_resource_id.lower()
+
+
+def _republish(op: ops.Publish, ctx: Context, target: Any, holders: list[Any]) -> None:
+    """Publish an iteration that is published under another name or resource: the service
+    holds one publication per iteration, so it is unpublished first and, if the new
+    publication is refused, published back as it was."""
+    client = ctx.service.training
+    previous = (target.publish_name, target.original_publish_resource_id)
+    unpublish(ctx, target.id)
+    try:
+        _publish(op, ctx, target.id, holders)
+    except ServiceError:
+        ctx.emit("publish_restored", publish_name=previous[0], iteration=target.name)
+        call(client.publish_iteration, ctx.project(), target.id, previous[0], previous[1])
+        raise
 
 
 def _publish(op: ops.Publish, ctx: Context, iteration_id: str, holders: list[Any]) -> None:
@@ -204,16 +299,37 @@ def _publish(op: ops.Publish, ctx: Context, iteration_id: str, holders: list[Any
     except ServiceError as exc:
         if exc.code == "BadRequestIterationIsPublished":  # a retried call that had landed
             return
-        if not holders or exc.code != "BadRequestInvalidPublishName":
+        if not holders or exc.code != "BadRequestInvalidPublishName" or not _in_use(ctx, op):
             raise
-        _unpublish_all(ctx, holders)  # this service does not overwrite: move in two calls
-        call(client.publish_iteration, *args)
+        _move_in_two_calls(op, ctx, args, holders)
         return
     # Whatever overwrite did, the name must end up on one iteration only.
     still = [
         i for i in iterations(ctx) if i.publish_name == op.publish_name and i.id in _ids(holders)
     ]
     _unpublish_all(ctx, still)
+
+
+def _in_use(ctx: Context, op: ops.Publish) -> bool:
+    """The name is refused only because another iteration holds it (overwrite unsupported)."""
+    return any(i.publish_name == op.publish_name for i in iterations(ctx))
+
+
+def _move_in_two_calls(
+    op: ops.Publish, ctx: Context, args: tuple[str, str, str, str], holders: list[Any]
+) -> None:
+    """A service that does not overwrite: unpublish the holder, publish, and on refusal put
+    the holder back."""
+    client = ctx.service.training
+    _unpublish_all(ctx, holders)
+    try:
+        call(client.publish_iteration, *args)
+    except ServiceError:
+        for holder in holders:
+            ctx.emit("publish_restored", publish_name=op.publish_name, iteration=holder.name)
+            resource = holder.original_publish_resource_id or op.prediction_resource_id
+            call(client.publish_iteration, ctx.project(), holder.id, op.publish_name, resource)
+        raise
 
 
 def _ids(found: list[Any]) -> set[str]:
@@ -231,6 +347,34 @@ def unpublish(ctx: Context, iteration_id: str) -> None:
     except ServiceError as exc:
         if exc.code not in ("BadRequestIterationNotPublished", "NotFoundIteration"):
             raise
+
+
+def unpublish_name(ctx: Context, iteration_id: str, publish_name: str) -> None:
+    """Unpublish the iteration if it still serves `publish_name` (a name the spec dropped)."""
+    try:
+        current = call(ctx.service.training.get_iteration, ctx.project(), iteration_id)
+    except ServiceError as exc:
+        if exc.code != "NotFoundIteration":
+            raise
+        return
+    if current.publish_name == publish_name:
+        unpublish(ctx, iteration_id)
+
+
+def rename_iteration(ctx: Context, op: ops.RenameIteration) -> None:
+    """Give an iteration its planned name; an adopted interrupted training also clears the
+    project's training marker."""
+    client = ctx.service.training
+    try:
+        current = call(client.get_iteration, ctx.project(), op.iteration_id)
+    except ServiceError as exc:
+        if exc.code != "NotFoundIteration":
+            raise
+        return
+    if current.name != op.new_name:
+        call(client.update_iteration, ctx.project(), op.iteration_id, op.new_name)
+    if op.reason_code is ops.Reason.INTERRUPTED_TRAINING:
+        unmark(ctx)
 
 
 def delete_iteration(ctx: Context, iteration_id: str, planned_name: str) -> None:

@@ -11,8 +11,9 @@ from cvspec import ops
 from cvspec.desired import Desired, DesiredImage, DesiredPublish, DesiredTag, DesiredTraining
 from cvspec.diff import ITERATION_LIMIT, destroy_plan, diff
 from cvspec.errors import PlanError
-from cvspec.identity import dataset_iteration_name
+from cvspec.identity import dataset_iteration_name, failed_iteration_name, gates_key
 from cvspec.live import LiveDomain, LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
+from cvspec.marker import TrainingMarker
 from cvspec.plan import DriftKind
 
 R = ops.Reason
@@ -98,9 +99,11 @@ REPLACE_ALL: list[Step] = [
 ]
 RETRAIN: list[Step] = [
     ("Train", R.DATASET_CHANGED),
-    ("Unpublish", R.PUBLISH_MOVES),
     ("Publish", R.PUBLISH_MOVES),
 ]
+GATES = ops.Gates(min_precision=0.9)
+FAILED1 = failed_iteration_name(FP1, gates_key(GATES))
+MARKER = TrainingMarker("cvspec-fp2", "2026-01-01")
 
 CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
     ("in sync", desired(), live(), []),
@@ -241,22 +244,76 @@ CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
         "published to another prediction resource",
         desired(publish=DesiredPublish("prod", RID2, 3, ops.Gates())),
         live(),
-        [("Unpublish", R.PUBLISH_MOVES), ("Publish", R.PUBLISH_MOVES)],
+        [("Publish", R.PUBLISH_MOVES)],
     ),
     (
-        "publish name held by a hand-published iteration",
+        "publish name held by a hand-published iteration moves in place",
         desired(),
         live(iterations=(unpublished(TRAINED), iteration(1, "Iteration 1", publish_name="prod"))),
-        [("Unpublish", R.PUBLISH_MOVES), ("Publish", R.PUBLISH_MOVES)],
+        [("Publish", R.PUBLISH_MOVES)],
     ),
     (
-        "old iterations beyond keep are deleted, oldest first, before training",
+        "a changed publish name publishes the new one, then removes the old",
+        desired(publish=DesiredPublish("prod2", RID, 3, ops.Gates())),
+        live(),
+        [("Publish", R.NOT_PUBLISHED), ("Unpublish", R.PUBLISH_NAME_DROPPED)],
+    ),
+    (
+        "an iteration that failed these gates is not published again",
+        desired(publish=DesiredPublish("prod", RID, 3, GATES)),
+        live(iterations=(replace(unpublished(TRAINED), name=FAILED1),)),
+        [],
+    ),
+    (
+        "an iteration that failed other gates is checked again",
+        desired(publish=DesiredPublish("prod", RID, 3, ops.Gates(min_precision=0.5))),
+        live(iterations=(replace(unpublished(TRAINED), name=FAILED1),)),
+        [("Publish", R.NOT_PUBLISHED)],
+    ),
+    (
+        "the name stays where it is while the spec's iteration failed the gates",
+        desired(publish=DesiredPublish("prod2", RID, 3, GATES)),
+        live(
+            iterations=(
+                iteration(1, "cvspec-old", publish_name="prod"),
+                replace(TRAINED, name=FAILED1, publish_name="", prediction_resource_id=""),
+            )
+        ),
+        [],
+    ),
+    (
+        "an iteration an interrupted apply started is renamed and adopted",
+        desired(training=NEW_TRAINING),
+        live(
+            project=replace(PROJECT, training_marker=MARKER),
+            iterations=(
+                TRAINED,
+                iteration(9, "Iteration 9", created="2026-02-01", status="Training"),
+            ),
+        ),
+        [
+            ("RenameIteration", R.INTERRUPTED_TRAINING),
+            ("Train", R.TRAINING_IN_PROGRESS),
+            ("Publish", R.PUBLISH_MOVES),
+        ],
+    ),
+    (
+        "a hand-trained iteration older than the marker is not adopted",
+        desired(),
+        live(
+            project=replace(PROJECT, training_marker=MARKER),
+            iterations=(TRAINED, iteration(9, "Iteration 9", created="2025-12-01")),
+        ),
+        [("UpdateProject", R.INTERRUPTED_TRAINING)],
+    ),
+    (
+        "old iterations beyond keep are deleted, oldest first, after publishing",
         desired(training=NEW_TRAINING),
         live(iterations=(iteration(1), iteration(2), iteration(3), TRAINED)),
         [
-            ("DeleteIteration", R.RETENTION),
-            ("DeleteIteration", R.RETENTION),
             *RETRAIN,
+            ("DeleteIteration", R.RETENTION),
+            ("DeleteIteration", R.RETENTION),
         ],
     ),
     (
@@ -420,6 +477,12 @@ DRIFT_CASES: list[tuple[str, LiveState, Desired, list[tuple[object, ...]]]] = [
         ],
     ),
     (
+        "the spec's iteration failed the gates",
+        live(iterations=(replace(unpublished(TRAINED), name=FAILED1),)),
+        desired(publish=DesiredPublish("prod", RID, 3, GATES)),
+        [(DriftKind.GATES_FAILED, f"iteration.{FAILED1}", (), ())],
+    ),
+    (
         "two images with one identity",
         live(images=(*IMAGES, managed(1, "a", image_id="i9"))),
         desired(),
@@ -474,3 +537,24 @@ def test_training_carries_the_gates_threshold_for_its_evaluation() -> None:
     plan = diff(desired(training=training, publish=None), LiveState(DOMAINS, None))
     (train,) = plan.of_type(ops.Train)
     assert train.threshold == 0.7
+
+
+def test_training_without_room_under_the_limit_is_refused_at_plan_time() -> None:
+    hand = tuple(iteration(n, f"Iteration {n}") for n in range(1, ITERATION_LIMIT))
+    with pytest.raises(PlanError, match="training needs room"):
+        diff(desired(training=NEW_TRAINING), live(iterations=(*hand, TRAINED)))
+
+
+def test_retention_never_deletes_the_published_iteration_before_publishing() -> None:
+    olds = tuple(iteration(n) for n in range(1, ITERATION_LIMIT))
+    plan = diff(desired(training=NEW_TRAINING), live(iterations=(*olds, TRAINED)))
+    before = [op for op in plan.of_type(ops.DeleteIteration) if not op.after_publish]
+    assert [op.iteration_id for op in before] == ["it-old1"]
+    assert "it1" not in {op.iteration_id for op in plan.of_type(ops.DeleteIteration)}
+    train = plan.operations.index(plan.of_type(ops.Train)[0])
+    assert all(plan.operations.index(op) < train for op in before)
+
+
+def test_a_publish_move_names_the_iteration_it_moves_from() -> None:
+    (publish,) = diff(desired(training=NEW_TRAINING), live()).of_type(ops.Publish)
+    assert (publish.from_iteration, publish.gates_key) == (FP1, gates_key(ops.Gates()))
