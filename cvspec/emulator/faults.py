@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,15 +28,65 @@ FAULT_KINDS = ("429", "503", "drop", "slow")
 API_PREFIX = "/customvision/v"
 
 
+class Stalls:
+    """One-shot stalls armed by a test: the next request matching (method, path regex) hangs,
+    unprocessed, for ``seconds`` and then fails with 503, so that a client can be killed at
+    an exact point. With ``after``, the stall catches the first match that follows a request
+    matching ``after`` (e.g. the naming of an iteration just after TrainProject)."""
+
+    def __init__(self) -> None:
+        self._armed: list[_Stall] = []
+        self._hit = threading.Event()
+        self._lock = threading.Lock()
+
+    def arm(
+        self,
+        method: str,
+        pattern: str,
+        seconds: float = 30.0,
+        after: tuple[str, str] | None = None,
+    ) -> None:
+        with self._lock:
+            self._armed.append(_Stall(method.upper(), re.compile(pattern), seconds, after))
+            self._hit.clear()
+
+    def wait_hit(self, timeout: float) -> bool:
+        """Wait until an armed stall caught a request."""
+        return self._hit.wait(timeout)
+
+    def take(self, method: str, path: str) -> float | None:
+        with self._lock:
+            for stall in self._armed:
+                if stall.after is not None and not stall.primed:
+                    m, pattern = stall.after
+                    stall.primed = m.upper() == method and re.search(pattern, path) is not None
+                elif stall.method == method and stall.pattern.search(path):
+                    self._armed.remove(stall)
+                    self._hit.set()
+                    return stall.seconds
+        return None
+
+
+@dataclass
+class _Stall:
+    method: str
+    pattern: re.Pattern[str]
+    seconds: float
+    after: tuple[str, str] | None
+    primed: bool = False
+
+
 @dataclass(frozen=True)
 class FaultConfig:
-    """Inject a fault into ``rate`` (0..1) of API requests, choosing among ``kinds``."""
+    """Inject a fault into ``rate`` (0..1) of API requests, choosing among ``kinds``;
+    ``stalls`` (tests only) hang chosen requests on demand."""
 
     rate: float = 0.0
     kinds: tuple[str, ...] = FAULT_KINDS
     slow_seconds: float = 2.0
     retry_after_seconds: int = 1
     seed: int | None = None
+    stalls: Stalls | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -135,7 +186,7 @@ class FaultMiddleware:
     ) -> None:
         self.app = app
         self.limiter = limiter
-        self.faults = faults if faults and faults.rate > 0 else None
+        self.faults = faults if faults and (faults.rate > 0 or faults.stalls) else None
         self._random = random.Random(faults.seed if faults else None)
         if self.faults is not None and "drop" in self.faults.kinds:
             logging.getLogger("uvicorn.error").addFilter(_QuietInjectedDrops())
@@ -151,6 +202,15 @@ class FaultMiddleware:
                 message = _throttle_message(kind, self.limiter.limits.name)
                 await _send_json(send, 429, _gateway(429, message), {"Retry-After": "1"})
                 return
+        stall = (
+            self.faults.stalls.take(scope["method"], scope["path"])
+            if self.faults and self.faults.stalls
+            else None
+        )
+        if stall is not None:
+            await asyncio.sleep(stall)
+            await self._answer_fault("503", send)
+            return
         fault = self._pick_fault()
         if fault is None or fault == "slow":
             if fault == "slow" and self.faults is not None:
@@ -177,7 +237,7 @@ class FaultMiddleware:
             raise InjectedDrop("cvspec emulator: injected dropped connection")
 
     def _pick_fault(self) -> str | None:
-        if self.faults is None:
+        if self.faults is None or self.faults.rate <= 0:
             return None
         with self._random_lock:
             if self._random.random() >= self.faults.rate:
