@@ -64,7 +64,8 @@ def plan(
 ) -> None:
     """Show what apply would change in the service.
 
-    Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes), 1 on
+    Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes, 3 no
+    changes but the spec's iteration failed its quality gates and is not published), 1 on
     error. Note that click's usage errors also exit 2, as Terraform's do.
     """
     with session(spec) as (validated, service):
@@ -85,6 +86,8 @@ def plan(
         )
     if detailed_exitcode and not result.is_empty():
         sys.exit(2)
+    if detailed_exitcode and _gates_failed(result):
+        sys.exit(3)
 
 
 @click.command()
@@ -98,6 +101,13 @@ def show(planfile: Path, fmt: str, verbose: bool, no_color: bool) -> None:
 
     saved = load_plan(planfile)
     click.echo(_render(saved, fmt, verbose, no_color), color=_color(no_color) or None)
+
+
+def _gates_failed(result: Plan) -> bool:
+    """Nothing to apply, but the spec's iteration failed its quality gates (exit 3)."""
+    from cvspec.plan import DriftKind
+
+    return any(d.kind is DriftKind.GATES_FAILED for d in result.drift)
 
 
 def _destroy_plan(validated: ValidatedSpec, service: Service) -> Plan:
