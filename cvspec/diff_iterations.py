@@ -138,6 +138,12 @@ def _compare_training(training: DesiredTraining | None, live: LiveState) -> list
     if any(i.status == "Completed" for i in mine):
         return []
     code, reason, previous = _training_reason(training, mine, live.iterations)
+    candidate = _adopt_candidate(live, mine)
+    if candidate:
+        reason += (
+            f"; if the service finds {candidate!r} (trained outside cvspec) trained on exactly "
+            f"this dataset, that iteration is adopted and renamed {training.iteration_name!r}"
+        )
     return [
         ops.Train(
             reason=reason,
@@ -151,7 +157,7 @@ def _compare_training(training: DesiredTraining | None, live: LiveState) -> list
             previous_iteration=previous,
             threshold=training.threshold,
             selected_tags=getattr(training, "selected_tags", ()),
-            adopt_candidate=_adopt_candidate(live, mine),
+            adopt_candidate=candidate,
         )
     ]
 
@@ -161,10 +167,10 @@ def _adopt_candidate(live: LiveState, mine: list[LiveIteration]) -> str:
     this very dataset ("training not needed"): apply then names it for the dataset."""
     if mine:
         return ""
-    completed = [i for i in live.iterations if i.status == "Completed"]
-    if not completed:
+    trained = [i for i in live.iterations if i.status in ("Completed", *IN_PROGRESS)]
+    if not trained:
         return ""
-    latest = max(completed, key=lambda i: (i.created, i.id))
+    latest = max(trained, key=lambda i: (i.created, i.id))
     return latest.name if iteration_fingerprint(latest.name) is None else ""
 
 

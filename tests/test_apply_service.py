@@ -125,14 +125,18 @@ def test_images_uploaded_without_identity_are_adopted_not_duplicated(
     _plan_is_empty(emu, spec)
 
 
-def test_a_training_started_by_a_killed_apply_is_adopted(emu: Emulator, tmp_path: Path) -> None:
+def test_a_training_started_outside_cvspec_on_the_same_dataset_is_announced_and_adopted(
+    emu: Emulator, tmp_path: Path
+) -> None:
     model = _two_tags("train-adopt", training=False, publish=None)
     spec = model.write(tmp_path)
     assert _apply(emu, spec).returncode == 0
     project_id = snapshot(emu.service, model.name).project_id
-    call(emu.service.training.train_project, project_id)  # ... then the apply died, unnamed
+    call(emu.service.training.train_project, project_id)  # someone trains in the portal
     model.training, model.publish = True, "latest"
     spec = model.write(tmp_path)
+    plan = run_cli("plan", spec.name, cwd=tmp_path, env=emu.env())
+    assert "if the service finds 'Iteration 1' (trained outside cvspec)" in plan.stdout
     result = _apply(emu, spec)
     assert result.returncode == 0, result.stderr
     assert "adopting iteration 'Iteration 1'" in result.stdout
