@@ -21,7 +21,15 @@ from cvspec.diff_iterations import compare_iterations
 from cvspec.errors import PlanError
 from cvspec.identity import dataset_iteration_name
 from cvspec.live import LiveImage, LiveProject, LiveState, LiveTag
-from cvspec.plan import Drift, DriftKind, Plan, live_fingerprint, live_summary, order
+from cvspec.plan import (
+    Drift,
+    DriftKind,
+    Plan,
+    domain_names,
+    live_fingerprint,
+    live_summary,
+    order,
+)
 
 CLASSIFICATION = "Classification"
 R = ops.Reason
@@ -61,6 +69,7 @@ def diff(desired: Desired, live: LiveState) -> Plan:
         drift=tuple(found.drift),
         live_fingerprint=live_fingerprint(live),
         live_summary=live_summary(live),
+        domains=domain_names(live.domains, found.operations),
     )
 
 
@@ -92,6 +101,7 @@ def destroy_plan(project_name: str, live: LiveState, protect: bool) -> Plan:
         live_fingerprint=live_fingerprint(live),
         live_summary=live_summary(live),
         destroy=True,
+        domains=domain_names(live.domains, found),
     )
 
 
@@ -173,6 +183,9 @@ def _create_project(desired: Desired, domain_id: str, code: ops.Reason, reason: 
     )
 
 
+_SHOWN = {"domain_id": "domain"}  # the setting's name for people
+
+
 def _update_project(desired: Desired, project: LiveProject, domain_id: str) -> list[ops.Op]:
     before = {"description": project.description, "domain_id": project.domain_id}
     after = {"description": desired.description, "domain_id": domain_id}
@@ -181,7 +194,7 @@ def _update_project(desired: Desired, project: LiveProject, domain_id: str) -> l
         return []
     return [
         ops.UpdateProject(
-            reason=f"{', '.join(changed)} differs from the spec",
+            reason=f"{', '.join(_SHOWN.get(k, k) for k in changed)} differs from the spec",
             reason_code=R.SETTINGS_DIFFER,
             project_id=project.id,
             name=project.name,
@@ -265,7 +278,7 @@ def _update_tag(want: DesiredTag, tag: LiveTag) -> list[ops.Op]:
         return []
     return [
         ops.UpdateTag(
-            reason=f"{', '.join(changed)} differs from the spec",
+            reason=f"{', '.join(_SHOWN.get(k, k) for k in changed)} differs from the spec",
             reason_code=R.SETTINGS_DIFFER,
             tag_id=tag.id,
             name=want.name,

@@ -1,5 +1,6 @@
-"""A plan as a pull-request comment: summary first, a warning when anything is deleted, the
-full text plan collapsed, and the whole kept under GitHub's comment limit."""
+"""A plan as a pull-request comment: the `Plan: X to add, Y to change, Z to destroy.` line
+as its title, the per-kind lines, a warning when anything is deleted, the full text plan
+collapsed, and the whole kept under GitHub's comment limit."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cvspec.plan import Plan
-from cvspec.render import NO_CHANGES, NO_DESTROY, Change, changes, render_text, summary_lines
+from cvspec.render import (
+    NO_CHANGES,
+    NO_DESTROY,
+    Change,
+    Summary,
+    changes,
+    render_text,
+    summarize,
+    summary_lines,
+    unpublish_warning,
+)
 
 MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,535 characters
 _LIST_LIMIT = 30  # addresses per bullet list
@@ -48,17 +59,23 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     return "\n".join([*head, *body, *tail]) + "\n"
 
 
+_TARGETS = {"emulator": "the built-in emulator", "azure": "Azure Custom Vision"}
+
+
 def _markdown_head(plan: Plan) -> list[str]:
+    """The marker, then the `Plan:` line as the title: the first thing a reviewer reads."""
     found = changes(plan)
-    title = f"### cvspec plan for `{plan.project_name}`"
-    lines = [f"<!-- cvspec-plan project={plan.project_name} -->", title, ""]
+    where = f" on {_TARGETS[plan.target]}" if plan.target in _TARGETS else ""
+    about = f"cvspec {'destroy ' if plan.destroy else ''}plan for `{plan.project_name}`{where}"
+    lines = [f"<!-- cvspec-plan project={plan.project_name} -->"]
     if not found:
-        lines += [f"**{NO_DESTROY if plan.destroy else NO_CHANGES}**", ""]
+        lines += [f"### {NO_DESTROY if plan.destroy else NO_CHANGES}", about, ""]
     else:
         first, *rest = summary_lines(plan)
-        lines += ["<pre><code>" + first + "\n" + "\n".join(rest) + "</code></pre>", ""]
+        lines += [f"### {first}", about, ""]
+        lines += ["<pre><code>" + "\n".join(rest) + "</code></pre>", ""]
         lines += _deletion_warning(found)
-        lines += _bullets(found)
+        lines += _bullets(found, summarize(plan))
     if plan.drift:
         lines += [f"Changes outside cvspec: {len(plan.drift)} (kept; see details).", ""]
     return [*lines, "<details><summary>Details (click to expand)</summary>", ""]
@@ -68,7 +85,7 @@ def _deletion_warning(found: Sequence[Change]) -> list[str]:
     deleting = [c for c in found if "delete" in c.actions]
     if not deleting:
         return []
-    items = ", ".join(f"`{c.address}`" + _image_count(c) for c in deleting[:_LIST_LIMIT])
+    items = ", ".join(f"`{c.address}`" + _what_goes(c) for c in deleting[:_LIST_LIMIT])
     more = f" and {len(deleting) - _LIST_LIMIT} more" if len(deleting) > _LIST_LIMIT else ""
     return [
         "> [!WARNING]",
@@ -77,20 +94,35 @@ def _deletion_warning(found: Sequence[Change]) -> list[str]:
     ]
 
 
-def _image_count(c: Change) -> str:
-    return f" ({len(c.images)} image(s))" if c.resource == "images" else ""
+def _what_goes(c: Change) -> str:
+    """What a deletion takes with it, in brackets after its address."""
+    if c.resource == "images":
+        return f" ({len(c.images)} image(s))"
+    if c.resource == "publish":
+        return f" ({unpublish_warning(c.address.split('.', 1)[1])})"
+    losses = (c.before or {}).get("losses") or []
+    return f" (with {'; '.join(losses)})" if losses else ""
 
 
-def _bullets(found: Sequence[Change]) -> list[str]:
-    groups = {"Create": ("create",), "Update": ("update",), "Replace": ("delete", "create")}
-    groups["Delete"] = ("delete",)
+_GROUPS = {
+    "Create": ("create",),
+    "Update": ("update",),
+    "Replace": ("delete", "create"),
+    "Delete": ("delete",),
+    "Wait for": ("read",),
+}
+
+
+def _bullets(found: Sequence[Change], summary: Summary) -> list[str]:
+    """Addresses by action; images as counts, the same counts as the summary's."""
+    image = summary.by_resource["image"]
+    images = {"Create": image.add, "Update": image.change, "Delete": image.destroy}
     lines = []
-    for label, actions in groups.items():
+    for label, actions in _GROUPS.items():
         picked = [c for c in found if c.actions == actions]
         addresses = [f"`{c.address}`" for c in picked if c.resource != "images"]
-        images = sum(len(c.images) for c in picked if c.resource == "images")
-        if images:
-            addresses.append(f"{images} image(s)")
+        if images.get(label):
+            addresses.append(f"{images[label]} image(s)")
         if addresses:
             shown = ", ".join(addresses[:_LIST_LIMIT])
             more = (
@@ -110,7 +142,7 @@ def _diff_line(line: str) -> str:
     stripped = line.lstrip()
     if line.startswith("  #"):
         return line
-    if stripped.startswith(("-/+ ", "~ ")):
+    if stripped.startswith(("-/+ ", "~ ", "<= ")):
         return f"! {stripped}"
     for symbol in ("+ ", "- "):
         if stripped.startswith(symbol):

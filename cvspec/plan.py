@@ -3,12 +3,13 @@ against (a fingerprint of the live state, so that a saved plan can be refused wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from cvspec import ops
-from cvspec.live import LiveState, LiveSummary, fingerprint_live, summarize_live
+from cvspec.live import LiveDomain, LiveState, LiveSummary, fingerprint_live, summarize_live
 
 OpT = TypeVar("OpT", bound=ops.Op)
 
@@ -53,6 +54,7 @@ class Plan:
     target: str = ""  # "azure" or "emulator", for display
     spec_path: str = ""  # the spec it was made from (absolute); image paths are relative to it
     destroy: bool = False  # a plan of `cvspec destroy`
+    domains: dict[str, str] = field(default_factory=dict)  # id -> name, to show domains by name
 
     def is_empty(self) -> bool:
         return not self.operations
@@ -69,6 +71,23 @@ class Plan:
 def live_fingerprint(live: LiveState) -> str:
     """A digest of the live state, to tell whether a saved plan went stale."""
     return fingerprint_live(live)
+
+
+def domain_names(domains: Iterable[LiveDomain], operations: Iterable[ops.Op]) -> dict[str, str]:
+    """The names of the domains the project operations name (id -> name), for display."""
+    ids: set[str] = set()
+    for op in operations:
+        if isinstance(op, ops.CreateProject):
+            ids.add(op.domain_id)
+        elif isinstance(op, ops.DeleteProject):
+            ids.add(op.settings.get("domain_id", ""))
+        elif isinstance(op, ops.UpdateProject):
+            ids |= {op.before.get("domain_id", ""), op.after.get("domain_id", "")}
+    return {
+        d.id: d.name if d.type == "Classification" else f"{d.name} ({d.type})"
+        for d in domains
+        if d.id in ids
+    }
 
 
 def live_summary(live: LiveState) -> LiveSummary:

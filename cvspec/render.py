@@ -2,44 +2,52 @@
 
 All three formats are views of the same `Change` list (Terraform's `resource_changes`): one
 entry per operation, except that a project deleted and created again because the service
-cannot change it in place is one replacement (`-/+`), and so is a publish name moving from
-one iteration to another. The JSON schema is documented in docs/plan-json.md; the Markdown
-view for pull requests is in cvspec.markdown.
+cannot change it in place is one replacement (`-/+`). A publish name moving from one
+iteration to another is one in-place update (`~`). The counts (`Plan: X to add, Y to
+change, Z to destroy.`) come from one `Summary`, shared by the three formats. The JSON
+schema is documented in docs/plan-json.md; the Markdown view for pull requests is in
+cvspec.markdown.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from functools import singledispatch
 from typing import Any
+from urllib.parse import urlsplit
 
 from cvspec import __version__, ops
 from cvspec.plan import Drift, Plan
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "2.0"
 
 SYMBOLS = {
     ("create",): "+",
     ("update",): "~",
     ("delete",): "-",
     ("delete", "create"): "-/+",
+    ("read",): "<=",
 }
 _LEGEND = {
     "+": "create",
     "~": "update in-place",
     "-": "destroy",
     "-/+": "destroy and then create replacement",
+    "<=": "wait for (an iteration already training)",
 }
 _HEADLINE = {
     "+": "will be created",
     "~": "will be updated in-place",
     "-": "will be destroyed",
     "-/+": "must be replaced",
+    "<=": "is training; apply waits for it",
 }
-_COLOURS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "!": "36", "bold": "1"}
+_COLOURS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "<=": "36", "!": "36", "bold": "1"}
+
+RESOURCES = ("project", "tag", "image", "iteration", "publish")
+"""The kinds counted in the summary (`by_resource`), in display order."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Change:
     replace_paths: tuple[str, ...] = ()
     images: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (path or id, tags), images only
     headline: str = ""  # overrides the action's wording (e.g. "will be trained")
+    notes: tuple[str, ...] = ()  # consequences a reviewer must read (losses, warnings)
 
     @property
     def symbol(self) -> str:
@@ -64,50 +73,106 @@ class Change:
 
 
 @dataclass(frozen=True)
-class Summary:
-    """Terraform's counts over the project and its tags, then images, training, publishing."""
+class Count:
+    """Terraform's three counts for one kind of resource."""
 
-    add: int
-    change: int
-    destroy: int
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+
+    def __add__(self, other: Count) -> Count:
+        return Count(
+            self.add + other.add, self.change + other.change, self.destroy + other.destroy
+        )
+
+    def line(self) -> str:
+        return f"{self.add} to add, {self.change} to change, {self.destroy} to destroy"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Every count the three formats show, from one place.
+
+    `by_resource` counts, per kind: the project (a replacement is one add and one destroy),
+    tags, images (uploaded = add; retagged or adopted = change; deleted = destroy),
+    iterations (trained = add, not when apply only waits for one; renamed = change;
+    deleted = destroy) and publish names (published = add; moved to another iteration =
+    change; unpublished = destroy). `total` is their sum: the `Plan:` line.
+    """
+
+    by_resource: dict[str, Count]
     upload: int = 0
     retag: int = 0
+    adopt: int = 0
     delete_images: int = 0
     training: str = "none"
-    publishing: str = "none"
+    rename_iterations: int = 0
     delete_iterations: int = 0
+    publishing: str = "none"
+
+    @property
+    def total(self) -> Count:
+        return sum(self.by_resource.values(), Count())
+
+    @property
+    def add(self) -> int:
+        return self.total.add
+
+    @property
+    def change(self) -> int:
+        return self.total.change
+
+    @property
+    def destroy(self) -> int:
+        return self.total.destroy
 
 
 # --- from operations to changes ----------------------------------------------------------
 
 
 def changes(plan: Plan) -> list[Change]:
-    """The plan's changes in execution order, replacements merged."""
+    """The plan's changes in execution order, a project replacement merged into one."""
     found: list[Change] = []
-    operations = list(plan.operations)
-    for op in operations:
-        merged = _merge(found, op)
+    for op in plan.operations:
+        change = _name_domains(change_of(op), plan.domains)
+        merged = _merge(found, op, change)
         if merged is None:
-            found.append(change_of(op))
+            found.append(change)
         else:
             found[found.index(merged[0])] = merged[1]
     return found
 
 
-def _merge(found: list[Change], op: ops.Op) -> tuple[Change, Change] | None:
-    """Fold a replacement's second half into its first half."""
-    if (
+def _name_domains(change: Change, names: Mapping[str, str]) -> Change:
+    """Show a project's domain by name (`domain = "General [A2]"`) next to its id."""
+    if change.resource != "project" or not names:
+        return change
+    return replace(
+        change, before=_with_domain(change.before, names), after=_with_domain(change.after, names)
+    )
+
+
+def _with_domain(values: dict[str, Any] | None, names: Mapping[str, str]) -> dict[str, Any] | None:
+    if not values or values.get("domain_id") not in names:
+        return values
+    named: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "domain_id":
+            named["domain"] = names[value]
+        named[key] = value
+    return named
+
+
+def _merge(found: list[Change], op: ops.Op, second: Change) -> tuple[Change, Change] | None:
+    """Fold a project replacement's CreateProject into its DeleteProject."""
+    if not (
         isinstance(op, ops.CreateProject)
         and op.reason_code is ops.Reason.REPLACE_BECAUSE_CANNOT_UPDATE
     ):
-        first = next((c for c in found if c.address == f"project.{op.name}"), None)
-    elif isinstance(op, ops.Publish):
-        first = next((c for c in found if c.address == f"publish.{op.publish_name}"), None)
-    else:
         return None
-    if first is None:
+    first = next((c for c in found if c.address == f"project.{op.name}"), None)
+    if first is None or first.actions != ("delete",):
         return None
-    second = change_of(op)
     before = first.before or {}
     after = second.after or {}
     paths = tuple(k for k in sorted(after) if k in before and before[k] != after[k])
@@ -115,19 +180,20 @@ def _merge(found: list[Change], op: ops.Op) -> tuple[Change, Change] | None:
         address=first.address,
         resource=first.resource,
         actions=("delete", "create"),
-        reason=first.reason if first.resource == "project" else second.reason,
-        reason_code=first.reason_code if first.resource == "project" else second.reason_code,
+        reason=first.reason,
+        reason_code=first.reason_code,
         operations=(*first.operations, *second.operations),
         before=before,
         after=after,
-        replace_paths=paths if first.resource == "project" else (),
+        replace_paths=paths,
+        notes=first.notes,
     )
     return first, replaced
 
 
 @singledispatch
 def change_of(op: ops.Op) -> Change:
-    """The Change one operation makes (replacements are merged by `changes`)."""
+    """The Change one operation makes (a project replacement is merged by `changes`)."""
     raise NotImplementedError(f"no renderer for {type(op).__name__}")
 
 
@@ -156,8 +222,11 @@ def _(op: ops.CreateProject) -> Change:
 
 @change_of.register
 def _(op: ops.DeleteProject) -> Change:
-    before = {"name": op.name, **op.settings}
-    return _change(op, f"project.{op.name}", "project", ("delete",), before=before)
+    before: dict[str, Any] = {"name": op.name, **op.settings}
+    if op.losses:
+        before["losses"] = list(op.losses)
+    notes = tuple(f"this destroys: {loss}" for loss in op.losses)
+    return _change(op, f"project.{op.name}", "project", ("delete",), before=before, notes=notes)
 
 
 @change_of.register
@@ -225,6 +294,24 @@ def _retag(op: ops.AddImageTags | ops.RemoveImageTags, verb: str, headline: str)
 
 
 @change_of.register
+def _(op: ops.AdoptPendingImages) -> Change:
+    listed = tuple((i, ()) for i in op.image_ids)
+    body = [{"image_id": i} for i in op.image_ids]
+    return _change(
+        op,
+        "images",
+        "images",
+        ("update",),
+        after={"count": len(body), "images": body},
+        images=listed,
+        headline=ADOPTED,
+    )
+
+
+ADOPTED = "will be adopted"
+
+
+@change_of.register
 def _(op: ops.DeleteImages) -> Change:
     tags = op.tags or tuple(() for _ in op.image_ids)
     listed = tuple(zip(op.image_ids, tags, strict=True))
@@ -241,23 +328,40 @@ def _(op: ops.DeleteImages) -> Change:
 
 @change_of.register
 def _(op: ops.Train) -> Change:
-    after = {
+    after: dict[str, Any] = {
         "name": op.iteration_name,
         "training_type": op.training_type,
         "budget_hours": op.budget_hours,
         "force": op.force,
         "wait_only": op.wait_only,
+        "selected_tags": list(op.selected_tags),
     }
     before = {"name": op.previous_iteration} if op.previous_iteration else None
-    headline = "is training; apply waits for it" if op.wait_only else "will be trained"
+    if op.wait_only:
+        actions, headline = ("read",), _HEADLINE["<="]
+    else:
+        actions, headline = ("create",), "will be trained"
     return _change(
         op,
         f"iteration.{op.iteration_name}",
         "iteration",
-        ("create",),
+        actions,
         before=before,
         after=after,
         headline=headline,
+    )
+
+
+@change_of.register
+def _(op: ops.RenameIteration) -> Change:
+    return _change(
+        op,
+        f"iteration.{op.iteration_name}",
+        "iteration",
+        ("update",),
+        before={"name": op.iteration_name, "id": op.iteration_id},
+        after={"name": op.new_name, "id": op.iteration_id},
+        headline="will be renamed",
     )
 
 
@@ -266,21 +370,31 @@ def _(op: ops.Publish) -> Change:
     after = {
         "iteration": op.iteration_name,
         "prediction_resource_id": op.prediction_resource_id,
-        "gates": _gates_json(op.gates),
+        "gates": asdict(op.gates),
     }
-    return _change(op, f"publish.{op.publish_name}", "publish", ("create",), after=after)
-
-
-def _gates_json(gates: ops.Gates) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(gates)
+    address = f"publish.{op.publish_name}"
+    if op.from_iteration is None:
+        return _change(op, address, "publish", ("create",), after=after)
+    before = {"iteration": op.from_iteration}
+    return _change(op, address, "publish", ("update",), before=before, after=after)
 
 
 @change_of.register
 def _(op: ops.Unpublish) -> Change:
     before = {"iteration": op.iteration_name}
-    return _change(op, f"publish.{op.publish_name}", "publish", ("delete",), before=before)
+    return _change(
+        op,
+        f"publish.{op.publish_name}",
+        "publish",
+        ("delete",),
+        before=before,
+        notes=(f"warning: {unpublish_warning(op.publish_name)}",),
+    )
+
+
+def unpublish_warning(publish_name: str) -> str:
+    """What removing a publish name does to the clients that call it."""
+    return f"clients calling {publish_name!r} will fail (\"Invalid iteration\")"
 
 
 @change_of.register
@@ -304,14 +418,15 @@ def describe(op: ops.Op, verbose: bool = False) -> list[str]:
     change = change_of(op)
     if change.resource != "images":
         return [f"  {change.symbol} {change.address}  # {change.reason}"]
+    if change.headline == ADOPTED:
+        lines = [f"  ~ images  # adopt {len(change.images)} image(s): {change.reason}"]
+        return lines + ([f"      {i}" for i, _ in sorted(change.images)] if verbose else [])
     verb = {"will be tagged": "tag ", "will be untagged": "untag "}.get(change.headline, "")
-    counts = _tag_counts(tags for _, tags in change.images)
-    lines = [
-        f"  {change.symbol} images[{tag}]  # {verb}{n} image(s): {change.reason}"
-        for tag, n in counts.items()
-    ]
-    if verbose:
-        lines += [f"      {path}  [{', '.join(tags)}]" for path, tags in change.images]
+    lines = []
+    for tag, paths in _by_tag(change.images).items():
+        lines.append(f"  {change.symbol} images[{tag}]  # {verb}{len(paths)} image(s): {change.reason}")
+        if verbose:
+            lines += [f"      {path}" for path in paths]
     return lines
 
 
@@ -319,21 +434,41 @@ def describe(op: ops.Op, verbose: bool = False) -> list[str]:
 
 
 def summarize(plan: Plan) -> Summary:
-    """Counts for the summary lines (replacements count as one add and one destroy)."""
-    counted = [c for c in changes(plan) if c.resource in ("project", "tag")]
-    retagged = {i.image_id for op in plan.of_type(ops.AddImageTags) for i in op.images} | {
-        i.image_id for op in plan.of_type(ops.RemoveImageTags) for i in op.images
+    """Every count of the plan (see `Summary`); text, JSON and Markdown all show these."""
+    of = plan.of_type
+    retagged = {i.image_id for op in of(ops.AddImageTags) for i in op.images} | {
+        i.image_id for op in of(ops.RemoveImageTags) for i in op.images
+    }
+    upload = sum(len(op.images) for op in of(ops.UploadImages))
+    adopt = sum(len(op.image_ids) for op in of(ops.AdoptPendingImages))
+    delete_images = sum(len(op.image_ids) for op in of(ops.DeleteImages))
+    trained = [op for op in of(ops.Train) if not op.wait_only]
+    renamed = of(ops.RenameIteration)
+    deleted_iterations = of(ops.DeleteIteration)
+    publish = of(ops.Publish)
+    by_resource = {
+        "project": Count(
+            len(of(ops.CreateProject)), len(of(ops.UpdateProject)), len(of(ops.DeleteProject))
+        ),
+        "tag": Count(len(of(ops.CreateTag)), len(of(ops.UpdateTag)), len(of(ops.DeleteTag))),
+        "image": Count(upload, len(retagged) + adopt, delete_images),
+        "iteration": Count(len(trained), len(renamed), len(deleted_iterations)),
+        "publish": Count(
+            sum(1 for op in publish if op.from_iteration is None),
+            sum(1 for op in publish if op.from_iteration is not None),
+            len(of(ops.Unpublish)),
+        ),
     }
     return Summary(
-        add=sum(1 for c in counted if "create" in c.actions),
-        change=sum(1 for c in counted if c.actions == ("update",)),
-        destroy=sum(1 for c in counted if "delete" in c.actions),
-        upload=sum(len(op.images) for op in plan.of_type(ops.UploadImages)),
+        by_resource=by_resource,
+        upload=upload,
         retag=len(retagged),
-        delete_images=sum(len(op.image_ids) for op in plan.of_type(ops.DeleteImages)),
+        adopt=adopt,
+        delete_images=delete_images,
         training=_training_summary(plan),
+        rename_iterations=len(renamed),
+        delete_iterations=len(deleted_iterations),
         publishing=_publishing_summary(plan),
-        delete_iterations=len(plan.of_type(ops.DeleteIteration)),
     )
 
 
@@ -346,36 +481,101 @@ def _training_summary(plan: Plan) -> str:
 
 
 def _publishing_summary(plan: Plan) -> str:
-    publish = plan.of_type(ops.Publish)
-    if publish:
-        return f"{publish[0].publish_name!r} -> {publish[0].iteration_name}"
-    unpublish = plan.of_type(ops.Unpublish)
-    if unpublish:
-        return f"unpublish {unpublish[0].publish_name!r} from {unpublish[0].iteration_name}"
-    return "none"
+    parts = []
+    for op in plan.of_type(ops.Publish):
+        if op.from_iteration is None:
+            parts.append(f"{op.publish_name!r} -> {op.iteration_name}")
+        else:
+            parts.append(f"move {op.publish_name!r} {op.from_iteration} -> {op.iteration_name}")
+    parts += [
+        f"unpublish {op.publish_name!r} from {op.iteration_name}"
+        for op in plan.of_type(ops.Unpublish)
+    ]
+    return "; ".join(parts) or "none"
+
+
+def plan_line(summary: Summary) -> str:
+    """Terraform's line: `Plan: X to add, Y to change, Z to destroy.`"""
+    return f"Plan: {summary.total.line()}."
 
 
 def summary_lines(plan: Plan) -> list[str]:
+    """The `Plan:` line, then one line per kind; the kinds' counts add up to the first line."""
     s = summarize(plan)
-    live = plan.live_summary
-    if plan.destroy and live is not None and plan.of_type(ops.DeleteProject):
+    gone = with_project(plan)
+    if gone is not None:
         # what goes with the project, which the per-operation counts do not show
-        published = ", ".join(repr(name.rsplit("=", 1)[0]) for name in live.published)
+        published = ", ".join(repr(name) for name in gone["published"])
         return [
-            f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy.",
-            f"Images: {live.images} to delete with the project.",
-            f"Training: {live.iterations} iteration(s) to delete with the project.",
+            plan_line(s),
+            f"Images: {gone['images']} to delete with the project.",
+            f"Training: {gone['iterations']} iteration(s) to delete with the project.",
             f"Publishing: {'unpublish ' + published if published else 'none'}.",
         ]
-    iterations = (
-        f"; {s.delete_iterations} old iteration(s) to delete" if s.delete_iterations else ""
-    )
     return [
-        f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy.",
-        f"Images: {s.upload} to upload, {s.retag} to retag, {s.delete_images} to delete.",
-        f"Training: {s.training}{iterations}.",
+        plan_line(s),
+        _project_and_tags_line(s),
+        _images_line(s),
+        _iterations_line(s),
         f"Publishing: {s.publishing}.",
     ]
+
+
+def with_project(plan: Plan) -> dict[str, Any] | None:
+    """For a plan of `cvspec destroy`: what goes with the project (images, iterations,
+    published names), which are not operations of their own; None for other plans."""
+    live = plan.live_summary
+    if not (plan.destroy and live is not None and plan.of_type(ops.DeleteProject)):
+        return None
+    return {
+        "images": live.images,
+        "iterations": live.iterations,
+        "published": [name.rsplit("=", 1)[0] for name in live.published],
+    }
+
+
+def _project_and_tags_line(s: Summary) -> str:
+    project = s.by_resource["project"]
+    if project.add and project.destroy:
+        what = "replace"
+    elif project.add:
+        what = "create"
+    elif project.destroy:
+        what = "destroy"
+    elif project.change:
+        what = "update"
+    else:
+        what = "no change"
+    tags = s.by_resource["tag"]
+    return (
+        f"Project: {what}; tags: {tags.add} to create, {tags.change} to update, "
+        f"{tags.destroy} to delete."
+    )
+
+
+def _images_line(s: Summary) -> str:
+    adopt = f", {s.adopt} to adopt" if s.adopt else ""
+    return (
+        f"Images: {s.upload} to upload, {s.retag} to retag{adopt}, {s.delete_images} to delete."
+    )
+
+
+def _iterations_line(s: Summary) -> str:
+    extra = ""
+    if s.rename_iterations:
+        extra += f"; {s.rename_iterations} iteration(s) to rename"
+    if s.delete_iterations:
+        extra += f"; {s.delete_iterations} old iteration(s) to delete"
+    return f"Training: {s.training}{extra}."
+
+
+def target_line(target: str, endpoint: str, state_dir: str = "") -> str:
+    """`Target: built-in emulator (state in DIR)` or `Target: HOST` (never a key: only the
+    endpoint's host name is shown)."""
+    if target == "emulator":
+        return "Target: built-in emulator" + (f" (state in {state_dir})" if state_dir else "")
+    host = urlsplit(endpoint).hostname or "(unknown endpoint)"
+    return f"Target: {host}"
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -403,7 +603,8 @@ def render_text(plan: Plan, verbose: bool = False, color: bool = False) -> str:
     for change in found:
         lines += change_lines(change, verbose, paint)
         lines.append("")
-    lines += [paint.bold(summary_lines(plan)[0]), *summary_lines(plan)[1:]]
+    first, *rest = summary_lines(plan)
+    lines += [paint.bold(first), *rest]
     return "\n".join(lines)
 
 
@@ -426,12 +627,13 @@ def _legend(found: Sequence[Change], paint: _Painter) -> list[str]:
 
 
 def change_lines(change: Change, verbose: bool, paint: _Painter | None = None) -> list[str]:
-    """One change: headline, reason, symbol line, attributes (images: per-tag counts)."""
+    """One change: headline, reason, notes, symbol line, attributes (images: per tag)."""
     paint = paint or _Painter(False)
     headline = change.headline or _HEADLINE[change.symbol]
     lines = [
         paint.bold(f"  # {change.address} {headline}"),
         f"  # (because {change.reason})",
+        *(f"  # {note}" for note in change.notes),
     ]
     symbol = paint(change.symbol, change.symbol.rjust(3))
     if change.resource == "images":
@@ -439,15 +641,18 @@ def change_lines(change: Change, verbose: bool, paint: _Painter | None = None) -
     return [*lines, f"{symbol} {change.address}", *_attribute_lines(change)]
 
 
+_HIDDEN = ("name", "gates", "wait_only", "losses")
+
+
 def _attribute_lines(change: Change) -> list[str]:
     before, after = change.before or {}, change.after or {}
     if change.actions == ("delete",):
         return []
-    if change.actions == ("create",):
-        shown = {k: v for k, v in after.items() if k not in ("name", "gates") and v}
+    if change.actions in (("create",), ("read",)):
+        shown = {k: v for k, v in after.items() if k not in _HIDDEN and v and _shown(k, {}, after)}
         width = max((len(k) for k in shown), default=0)
         return [f"      {k.ljust(width)} = {_value(v)}" for k, v in shown.items()]
-    keys = [k for k in after if k in before and before[k] != after[k]]
+    keys = [k for k in after if k in before and before[k] != after[k] and _shown(k, before, after)]
     width = max((len(k) for k in keys), default=0)
     return [
         f"    ~ {k.ljust(width)} = {_value(before.get(k))} -> {_value(after.get(k))}"
@@ -456,26 +661,45 @@ def _attribute_lines(change: Change) -> list[str]:
     ]
 
 
+def _shown(key: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """A domain is shown by name; its id only when the name is unknown or the same."""
+    if key != "domain_id" or "domain" not in after:
+        return True
+    return bool(before) and before.get("domain") == after["domain"]
+
+
 def _value(value: Any) -> str:
     return "null" if value is None else json.dumps(value)
 
 
 def _image_lines(change: Change, symbol: str, verbose: bool) -> list[str]:
-    counts = _tag_counts(tags for _, tags in change.images)
-    width = max(len(f"images[{t}]") for t in counts)
+    """Per-tag counts; with --verbose each tag's files, sorted, under its count."""
+    if change.headline == ADOPTED:
+        lines = [f"{symbol} images  adopt {len(change.images)} image(s)"]
+        return lines + ([f"        {i}" for i, _ in sorted(change.images)] if verbose else [])
+    grouped = _by_tag(change.images)
+    width = max(len(f"images[{t}]") for t in grouped)
     verb = {"will be tagged": "tag", "will be untagged": "untag"}.get(change.headline, "")
-    lines = [
-        f"{symbol} {f'images[{tag}]'.ljust(width)}  {(verb + ' ') if verb else ''}{n} image(s)"
-        for tag, n in counts.items()
-    ]
-    if verbose:
-        lines += [f"        {path}  [{', '.join(tags)}]" for path, tags in change.images]
+    lines = []
+    for tag, paths in grouped.items():
+        label = f"images[{tag}]".ljust(width)
+        lines.append(f"{symbol} {label}  {(verb + ' ') if verb else ''}{len(paths)} image(s)")
+        if verbose:
+            lines += [f"        {path}" for path in paths]
     return lines
 
 
-def _tag_counts(tag_sets: Iterable[tuple[str, ...]]) -> dict[str, int]:
-    counts = Counter(t for tags in tag_sets for t in tags or ("(untagged)",))
-    return dict(sorted(counts.items()))
+def _by_tag(images: Iterable[tuple[str, tuple[str, ...]]]) -> dict[str, list[str]]:
+    """Each tag (sorted; `(untagged)` for none) with its images, sorted. An image with several
+    tags is listed under each, its other tags named after it."""
+    grouped: dict[str, list[str]] = {}
+    for path, tags in images:
+        for tag in tags or ("(untagged)",):
+            others = [t for t in tags if t != tag]
+            grouped.setdefault(tag, []).append(
+                path + (f"  [also {', '.join(others)}]" if others else "")
+            )
+    return {tag: sorted(grouped[tag]) for tag in sorted(grouped)}
 
 
 def _drift_lines(drift: Sequence[Drift], verbose: bool, paint: _Painter) -> list[str]:
@@ -497,6 +721,10 @@ def _drift_lines(drift: Sequence[Drift], verbose: bool, paint: _Painter) -> list
 def plan_document(plan: Plan) -> dict[str, Any]:
     """The machine-readable plan as a dict (see docs/plan-json.md)."""
     s = summarize(plan)
+    summary = _summary_json(s)
+    gone = with_project(plan)
+    if gone is not None:
+        summary["with_project"] = gone
     return {
         "format_version": FORMAT_VERSION,
         "cvspec_version": __version__,
@@ -504,7 +732,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "target": plan.target,
         "destroy": plan.destroy,
         "applyable": not plan.is_empty(),
-        "summary": _summary_json(s),
+        "summary": summary,
         "resource_changes": [_change_json(c) for c in changes(plan)],
         "resource_drift": [_drift_json(d) for d in plan.drift],
         "live_fingerprint": plan.live_fingerprint,
@@ -521,10 +749,17 @@ def _summary_json(s: Summary) -> dict[str, Any]:
         "add": s.add,
         "change": s.change,
         "destroy": s.destroy,
-        "images": {"upload": s.upload, "retag": s.retag, "delete": s.delete_images},
+        "by_resource": {kind: asdict(s.by_resource[kind]) for kind in RESOURCES},
+        "images": {
+            "upload": s.upload,
+            "retag": s.retag,
+            "adopt": s.adopt,
+            "delete": s.delete_images,
+        },
         "training": s.training,
-        "publishing": s.publishing,
+        "rename_iterations": s.rename_iterations,
         "delete_iterations": s.delete_iterations,
+        "publishing": s.publishing,
     }
 
 
@@ -535,6 +770,7 @@ def _change_json(c: Change) -> dict[str, Any]:
         "operations": list(c.operations),
         "action_reason": c.reason_code,
         "reason": c.reason,
+        "notes": list(c.notes),
         "change": {
             "actions": list(c.actions),
             "before": c.before,

@@ -38,6 +38,9 @@ AUTO_APPROVE = click.option(
     "--auto-approve", is_flag=True, help="Apply without asking for confirmation."
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Stream progress events as JSON lines.")
+NO_COLOR = click.option(
+    "--no-color", is_flag=True, help="No colour (also off when NO_COLOR is set or not a terminal)."
+)
 
 
 @click.command()
@@ -46,8 +49,14 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Stream progress eve
 @JSON
 @PARALLELISM
 @RATE
+@NO_COLOR
 def apply(
-    target: Path, auto_approve: bool, as_json: bool, parallelism: int, rate: float | None
+    target: Path,
+    auto_approve: bool,
+    as_json: bool,
+    parallelism: int,
+    rate: float | None,
+    no_color: bool,
 ) -> None:
     """Bring the service to the state the spec describes.
 
@@ -58,13 +67,18 @@ def apply(
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
     with _interruptible():
         if _is_plan_file(target):
-            _apply_saved(target, as_json, parallelism, rate)
+            _apply_saved(target, as_json, parallelism, rate, no_color)
         else:
-            _apply_spec(target, auto_approve, as_json, parallelism, rate)
+            _apply_spec(target, auto_approve, as_json, parallelism, rate, no_color)
 
 
 def _apply_spec(
-    target: Path, auto_approve: bool, as_json: bool, parallelism: int, rate: float | None
+    target: Path,
+    auto_approve: bool,
+    as_json: bool,
+    parallelism: int,
+    rate: float | None,
+    no_color: bool = False,
 ) -> None:
     from cvspec.recover import recover_pending
 
@@ -72,7 +86,7 @@ def _apply_spec(
         reporter = _reporter(service, as_json, rate)
         recover_pending(service, validated.spec.project.name, reporter, parallelism)
         result = make_plan(validated, service)
-        _show_plan(result, reporter)
+        _show_plan(result, reporter, _where(service, target), no_color)
         if result.is_empty():
             return
         if not auto_approve and not confirm():
@@ -84,7 +98,9 @@ def _is_plan_file(path: Path) -> bool:
     return path.suffix.lower() == ".json"
 
 
-def _apply_saved(path: Path, as_json: bool, parallelism: int, rate: float | None) -> None:
+def _apply_saved(
+    path: Path, as_json: bool, parallelism: int, rate: float | None, no_color: bool = False
+) -> None:
     from cvspec.live import read_live
     from cvspec.planfile import check_fresh, load_plan
 
@@ -94,20 +110,31 @@ def _apply_saved(path: Path, as_json: bool, parallelism: int, rate: float | None
     with session(Path(saved.spec_path)) as (validated, service):
         reporter = _reporter(service, as_json, rate)
         check_fresh(saved, read_live(service, saved.project_name))
-        _show_plan(saved, reporter)
+        _show_plan(saved, reporter, _where(service, Path(saved.spec_path)), no_color)
         if saved.is_empty():
             return
         _run(saved, service, validated.base_dir, reporter, parallelism)
 
 
-def _show_plan(plan: Plan, reporter: Reporter) -> None:
-    """The plan as text, or as one `plan` event (docs/plan-json.md) in JSON mode."""
+def _where(service: Service, spec: Path) -> str:
+    from cvspec.commands.plan import target_line
+
+    return target_line(service, spec)
+
+
+def _show_plan(plan: Plan, reporter: Reporter, where: str = "", no_color: bool = False) -> None:
+    """The target and the plan as text (coloured as `cvspec plan` colours it), or one `plan`
+    event (docs/plan-json.md) in JSON mode."""
+    from cvspec.commands.plan import use_color
     from cvspec.render import render_json, render_text
 
     if reporter.as_json:
         reporter("plan", plan=json.loads(render_json(plan)))
-    else:
-        click.echo(render_text(plan))
+        return
+    if where:
+        click.echo(where + "\n")
+    color = use_color(no_color)
+    click.echo(render_text(plan, color=color), color=color or None)
 
 
 def _reporter(service: Service, as_json: bool, rate: float | None) -> Reporter:
@@ -217,6 +244,7 @@ def destroy(spec: Path, auto_approve: bool, as_json: bool, rate: float | None) -
         if as_json:
             _show_plan(plan, reporter)
         else:
+            click.echo(_where(service, spec) + "\n")
             click.echo("\n".join(destroy_lines(live)))
         if not auto_approve and not confirm("Do you really want to destroy this project?"):
             raise CvspecError("destroy cancelled")

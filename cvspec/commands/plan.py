@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import SPEC, make_plan, session
+from cvspec.commands.common import SPEC, make_plan, session, state_dir
 
 if TYPE_CHECKING:
     from cvspec.plan import Plan
@@ -78,7 +78,9 @@ def plan(
         from cvspec.planfile import save_plan
 
         save_plan(result, out)
-    click.echo(_render(result, fmt, verbose, no_color), color=_color(no_color) or None)
+    if fmt == "text":
+        click.echo(target_line(service, spec) + "\n")
+    click.echo(_render(result, fmt, verbose, no_color), color=use_color(no_color) or None)
     if out is not None and fmt == "text":
         click.echo(
             f"\nSaved the plan to: {out}\n\nTo apply exactly this plan, run:\n"
@@ -100,7 +102,7 @@ def show(planfile: Path, fmt: str, verbose: bool, no_color: bool) -> None:
     from cvspec.planfile import load_plan
 
     saved = load_plan(planfile)
-    click.echo(_render(saved, fmt, verbose, no_color), color=_color(no_color) or None)
+    click.echo(_render(saved, fmt, verbose, no_color), color=use_color(no_color) or None)
 
 
 def _gates_failed(result: Plan) -> bool:
@@ -116,6 +118,20 @@ def _destroy_plan(validated: ValidatedSpec, service: Service) -> Plan:
 
     project = validated.spec.project.name
     return destroy_plan(project, read_live(service, project), validated.spec.protect)
+
+
+def target_line(service: Service, spec: Path) -> str:
+    """`Target: built-in emulator (state in DIR)` or `Target: HOST`: where plan and apply act."""
+    from cvspec.render import target_line as line
+
+    state = state_dir(spec) / "emulator"
+    try:
+        shown = os.path.relpath(state)
+    except ValueError:  # another drive (Windows)
+        shown = str(state)
+    if shown.startswith(".."):
+        shown = str(state)
+    return line(service.target, service.endpoint, shown)
 
 
 def _unthrottle_emulator(service: Service) -> None:
@@ -134,9 +150,9 @@ def _render(result: Plan, fmt: str, verbose: bool, no_color: bool) -> str:
         return render_json(result)
     if fmt == "markdown":
         return render_markdown(result)
-    return render_text(result, verbose=verbose, color=_color(no_color))
+    return render_text(result, verbose=verbose, color=use_color(no_color))
 
 
-def _color(no_color: bool) -> bool:
+def use_color(no_color: bool) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
