@@ -278,7 +278,7 @@ def _update_tag(want: DesiredTag, tag: LiveTag) -> list[ops.Op]:
         return []
     return [
         ops.UpdateTag(
-            reason=f"{', '.join(_SHOWN.get(k, k) for k in changed)} differs from the spec",
+            reason=f"{', '.join(changed)} differs from the spec",
             reason_code=R.SETTINGS_DIFFER,
             tag_id=tag.id,
             name=want.name,
