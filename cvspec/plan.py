@@ -3,9 +3,9 @@ against (a fingerprint of the live state, so that a saved plan can be refused wh
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from cvspec import ops

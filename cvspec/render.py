@@ -81,9 +81,7 @@ class Count:
     destroy: int = 0
 
     def __add__(self, other: Count) -> Count:
-        return Count(
-            self.add + other.add, self.change + other.change, self.destroy + other.destroy
-        )
+        return Count(self.add + other.add, self.change + other.change, self.destroy + other.destroy)
 
     def line(self) -> str:
         return f"{self.add} to add, {self.change} to change, {self.destroy} to destroy"
@@ -175,7 +173,17 @@ def _merge(found: list[Change], op: ops.Op, second: Change) -> tuple[Change, Cha
         return None
     before = first.before or {}
     after = second.after or {}
-    paths = tuple(k for k in sorted(after) if k in before and before[k] != after[k])
+    differing = [k for k in sorted(after) if k in before and before[k] != after[k]]
+    # what forces it: the classification type, or leaving an object-detection domain (a
+    # domain whose name is unknown may be one); a classification domain alone changes in place
+    domain = before.get("domain")
+    detection = domain is None or str(domain).endswith("(ObjectDetection)")
+    forcing = [
+        k
+        for k in differing
+        if k == "classification_type" or (k in ("domain", "domain_id") and detection)
+    ]
+    paths = tuple(forcing or differing)
     replaced = Change(
         address=first.address,
         resource=first.resource,
@@ -394,7 +402,7 @@ def _(op: ops.Unpublish) -> Change:
 
 def unpublish_warning(publish_name: str) -> str:
     """What removing a publish name does to the clients that call it."""
-    return f"clients calling {publish_name!r} will fail (\"Invalid iteration\")"
+    return f'clients calling {publish_name!r} will fail ("Invalid iteration")'
 
 
 @change_of.register
@@ -424,7 +432,9 @@ def describe(op: ops.Op, verbose: bool = False) -> list[str]:
     verb = {"will be tagged": "tag ", "will be untagged": "untag "}.get(change.headline, "")
     lines = []
     for tag, paths in _by_tag(change.images).items():
-        lines.append(f"  {change.symbol} images[{tag}]  # {verb}{len(paths)} image(s): {change.reason}")
+        lines.append(
+            f"  {change.symbol} images[{tag}]  # {verb}{len(paths)} image(s): {change.reason}"
+        )
         if verbose:
             lines += [f"      {path}" for path in paths]
     return lines
@@ -555,9 +565,7 @@ def _project_and_tags_line(s: Summary) -> str:
 
 def _images_line(s: Summary) -> str:
     adopt = f", {s.adopt} to adopt" if s.adopt else ""
-    return (
-        f"Images: {s.upload} to upload, {s.retag} to retag{adopt}, {s.delete_images} to delete."
-    )
+    return f"Images: {s.upload} to upload, {s.retag} to retag{adopt}, {s.delete_images} to delete."
 
 
 def _iterations_line(s: Summary) -> str:

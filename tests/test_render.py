@@ -1,35 +1,55 @@
-"""Rendering: exact text for representative plans, the JSON schema, the Markdown comment."""
+"""Rendering: exact text for representative plans, the JSON schema, the Markdown comment.
+
+Plans are built from operations (tests.test_summary's builders) where the rendering of an
+operation matters, and from the diff where the diff's output is settled.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
 
-from cvspec.desired import DesiredTag
 from cvspec.diff import destroy_plan, diff
-from cvspec.live import LiveImage, LiveState, LiveTag
+from cvspec.live import LiveImage, LiveState
 from cvspec.markdown import MARKDOWN_LIMIT, render_markdown
-from cvspec.render import describe, render_json, render_text
+from cvspec.render import describe, render_json, render_text, target_line
 from tests.test_diff import (
     DOMAINS,
-    FP1,
+    FOOD,
+    GENERAL,
     IMAGES,
-    NEW_TRAINING,
-    TAGS,
     desired,
     image,
     live,
 )
+from tests.test_summary import (
+    R,
+    add_tags,
+    adopt,
+    create_project,
+    delete_iteration,
+    delete_project,
+    delete_tag,
+    plan_of,
+    publish,
+    remove_tags,
+    rename_iteration,
+    train,
+    unpublish,
+    update_project,
+    update_tag,
+    upload,
+)
 
-UPDATE_PLAN = diff(
-    desired(
-        description="new",
-        tags=(DesiredTag("a", "apples", "Regular"), DesiredTag("b", "", "Regular")),
-        images=(image(1, "b"), image(2, "b"), image(3, "a")),
-        training=NEW_TRAINING,
-        prune_tags=True,
-    ),
-    live(tags=(*TAGS, LiveTag("tc", "c", "", "Regular", 0))),
+UPDATE_PLAN = plan_of(
+    update_project(),
+    delete_tag(),
+    update_tag(),
+    remove_tags((3, ("b",))),
+    upload((4, ("a",))),
+    add_tags((3, ("a",))),
+    train(),
+    publish(from_iteration="cvspec-old"),
 )
 
 UPDATE_TEXT = """\
@@ -37,14 +57,14 @@ Resource actions are indicated with the following symbols:
     + create
     ~ update in-place
     - destroy
-  -/+ destroy and then create replacement
 
 cvspec will perform the following actions:
 
   # project.p will be updated in-place
-  # (because description differs from the spec)
+  # (because description, domain differs from the spec)
   ~ project.p
     ~ description = "" -> "new"
+    ~ domain      = "General" -> "General [A2]"
 
   # tag.c will be destroyed
   # (because the spec does not list it (prune.tags))
@@ -57,7 +77,7 @@ cvspec will perform the following actions:
 
   # images will be untagged
   # (because the images' tags differ from the spec)
-  ~ images[a]  untag 1 image(s)
+  ~ images[b]  untag 1 image(s)
 
   # images will be uploaded
   # (because the images are not in the project)
@@ -65,26 +85,147 @@ cvspec will perform the following actions:
 
   # images will be tagged
   # (because the images' tags differ from the spec)
-  ~ images[b]  tag 1 image(s)
+  ~ images[a]  tag 1 image(s)
 
-  # iteration.cvspec-fp2 will be trained
-  # (because the images, tags or training settings changed since iteration 'cvspec-fp1')
-  + iteration.cvspec-fp2
+  # iteration.cvspec-new will be trained
+  # (because the images, tags or training settings changed since iteration 'cvspec-old')
+  + iteration.cvspec-new
       training_type = "Regular"
+      selected_tags = ["a", "b"]
 
-  # publish.prod must be replaced
-  # (because 'prod' is published from 'cvspec-fp1')
--/+ publish.prod
-    ~ iteration = "cvspec-fp1" -> "cvspec-fp2"
+  # publish.prod will be updated in-place
+  # (because 'prod' is published from 'cvspec-old')
+  ~ publish.prod
+    ~ iteration = "cvspec-old" -> "cvspec-new"
 
-Plan: 0 to add, 2 to change, 1 to destroy.
+Plan: 2 to add, 4 to change, 1 to destroy.
+Project: update; tags: 0 to create, 1 to update, 1 to delete.
 Images: 1 to upload, 1 to retag, 0 to delete.
-Training: new iteration cvspec-fp2.
-Publishing: 'prod' -> cvspec-fp2."""
+Training: new iteration cvspec-new.
+Publishing: move 'prod' cvspec-old -> cvspec-new."""
 
 
 def test_text_of_an_update_plan() -> None:
-    assert render_text(UPDATE_PLAN) == UPDATE_TEXT.replace("cvspec-fp1", FP1)
+    assert render_text(UPDATE_PLAN) == UPDATE_TEXT
+
+
+def test_a_publish_move_is_one_update_in_place_without_a_deletion_warning() -> None:
+    plan = plan_of(train(), publish(from_iteration="cvspec-old"))
+    text = render_text(plan)
+    assert "  # publish.prod will be updated in-place\n" in text
+    assert "\n  ~ publish.prod\n" in text
+    assert "-/+" not in text and "replacement" not in text
+    assert "WARNING" not in render_markdown(plan)
+    change = json.loads(render_json(plan))["resource_changes"][-1]
+    assert change["operations"] == ["Publish"]
+    assert change["change"]["actions"] == ["update"]
+    assert change["change"]["before"] == {"iteration": "cvspec-old"}
+    assert change["change"]["after"]["iteration"] == "cvspec-new"
+
+
+def test_a_dropped_publish_name_is_destroyed_with_a_warning_for_its_clients() -> None:
+    plan = plan_of(train(), publish("v2"), unpublish("v1"))
+    text = render_text(plan)
+    assert (
+        "  # publish.v1 will be destroyed\n"
+        "  # (because cvspec published 'v1' and the spec now publishes under another name)\n"
+        "  # warning: clients calling 'v1' will fail (\"Invalid iteration\")\n"
+        "  - publish.v1\n"
+    ) in text
+    assert "Publishing: 'v2' -> cvspec-new; unpublish 'v1' from cvspec-old." in text
+    markdown = render_markdown(plan)
+    assert (
+        "> **This plan deletes or replaces:** `publish.v1` (clients calling 'v1' will fail "
+        '("Invalid iteration"))'
+    ) in markdown
+    assert "* **Delete**: `publish.v1`" in markdown
+    change = json.loads(render_json(plan))["resource_changes"][-1]
+    assert change["action_reason"] == "publish_name_not_in_spec"
+    assert change["change"]["actions"] == ["delete"]
+    assert change["notes"] == ["warning: clients calling 'v1' will fail (\"Invalid iteration\")"]
+
+
+def test_a_renamed_iteration_is_an_update_of_its_old_address() -> None:
+    text = render_text(plan_of(rename_iteration()))
+    assert (
+        "  # iteration.Iteration 9 will be renamed\n"
+        "  # (because an interrupted apply started it for this dataset)\n"
+        "  ~ iteration.Iteration 9\n"
+        '    ~ name = "Iteration 9" -> "cvspec-new"\n'
+    ) in text
+    assert describe(rename_iteration()) == [
+        "  ~ iteration.Iteration 9  # an interrupted apply started it for this dataset"
+    ]
+
+
+def test_adopted_images_are_an_images_update() -> None:
+    plan = plan_of(adopt(2, 1))
+    lines = render_text(plan, verbose=True).splitlines()
+    start = lines.index("  # images will be adopted")
+    assert lines[start + 2 : start + 5] == [
+        "  ~ images  adopt 2 image(s)",
+        "        i1",
+        "        i2",
+    ]
+    change = json.loads(render_json(plan))["resource_changes"][0]
+    assert change["operations"] == ["AdoptPendingImages"]
+    assert change["change"]["actions"] == ["update"]
+    assert describe(adopt(2, 1))[0].startswith("  ~ images  # adopt 2 image(s): ")
+
+
+def test_waiting_for_a_training_is_a_read_not_a_create() -> None:
+    plan = plan_of(train(wait_only=True))
+    text = render_text(plan)
+    assert "  # iteration.cvspec-new is training; apply waits for it\n" in text
+    assert "\n <= iteration.cvspec-new\n" in text
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in text
+    assert "Training: wait for iteration cvspec-new." in text
+    assert json.loads(render_json(plan))["resource_changes"][0]["change"]["actions"] == ["read"]
+    assert "* **Wait for**: `iteration.cvspec-new`" in render_markdown(plan)
+
+
+def test_what_a_replacement_destroys_is_spelled_out() -> None:
+    plan = plan_of(delete_project(), create_project(R.REPLACE_BECAUSE_CANNOT_UPDATE))
+    text = render_text(plan)
+    assert (
+        "  # project.p must be replaced\n"
+        "  # (because classification type changes from Multiclass to Multilabel)\n"
+        "  # this destroys: 24 images, 3 of them not uploaded by cvspec\n"
+        "  # this destroys: 4 iterations\n"
+        "  # this destroys: publish name 'prod' (clients calling it will fail)\n"
+        "-/+ project.p\n"
+    ) in text
+    assert '    ~ classification_type = "Multiclass" -> "Multilabel"  # forces replacement' in text
+    assert '    ~ domain              = "General" -> "General [A2]"\n' in text  # not forcing
+    markdown = render_markdown(plan)
+    assert (
+        "`project.p` (with 24 images, 3 of them not uploaded by cvspec; 4 iterations; "
+        "publish name 'prod' (clients calling it will fail))"
+    ) in markdown
+    before = json.loads(render_json(plan))["resource_changes"][0]["change"]["before"]
+    assert before["losses"] == list(delete_project().losses)
+    assert before["domain"] == "General" and before["domain_id"] == GENERAL.id
+
+
+def test_domains_are_shown_by_name() -> None:
+    created = render_text(diff(desired(), LiveState(DOMAINS, None)))
+    assert '      domain              = "General"\n' in created
+    assert GENERAL.id not in created
+    updated = diff(desired(domain="Food"), live())
+    text = render_text(updated)
+    assert "  # (because domain differs from the spec)\n" in text
+    assert '    ~ domain = "General" -> "Food"' in text
+    assert GENERAL.id not in text and FOOD.id not in text
+    after = json.loads(render_json(updated))["resource_changes"][0]["change"]["after"]
+    assert after == {"domain": "Food", "domain_id": FOOD.id}
+
+
+def test_the_target_line_names_the_emulator_or_the_host_and_never_a_key() -> None:
+    assert target_line("emulator", "http://127.0.0.1:5000", ".cvspec/emulator") == (
+        "Target: built-in emulator (state in .cvspec/emulator)"
+    )
+    endpoint = "https://user:secret@my-vision.cognitiveservices.azure.com/?key=secret"
+    assert target_line("azure", endpoint) == "Target: my-vision.cognitiveservices.azure.com"
 
 
 def test_text_of_a_replacement_flags_what_forces_it() -> None:
@@ -92,7 +233,15 @@ def test_text_of_a_replacement_flags_what_forces_it() -> None:
     assert "  # project.p must be replaced\n" in text
     assert "-/+ project.p\n" in text
     assert '    ~ classification_type = "Multiclass" -> "Multilabel"  # forces replacement' in text
-    assert "Plan: 3 to add, 0 to change, 1 to destroy." in text  # replace = 1 add + 1 destroy
+    assert "Plan: 7 to add, 0 to change, 1 to destroy." in text  # replace = 1 add + 1 destroy
+    assert "Project: replace; tags: 2 to create, 0 to update, 0 to delete." in text
+
+
+def test_leaving_an_object_detection_domain_forces_the_replacement() -> None:
+    from tests.test_diff import DETECTION, PROJECT
+
+    text = render_text(diff(desired(), live(project=replace(PROJECT, domain_id=DETECTION.id))))
+    assert '    ~ domain = "General (ObjectDetection)" -> "General"  # forces replacement' in text
 
 
 def test_no_changes_wording() -> None:
@@ -126,9 +275,31 @@ def test_verbose_lists_the_files_under_the_per_tag_counts() -> None:
     start = lines.index("  + images[a]  1 image(s)")
     assert lines[start : start + 4] == [
         "  + images[a]  1 image(s)",
+        "        img/1.png",
         "  + images[b]  1 image(s)",
-        "        img/1.png  [a]",
-        "        img/2.png  [b]",
+        "        img/2.png",
+    ]
+
+
+def test_verbose_groups_files_under_their_tag_sorted() -> None:
+    plan = plan_of(upload((3, ("b",)), (2, ("a", "b")), (1, ("a",)), (10, ("a",)), (4, ())))
+    lines = render_text(plan, verbose=True).splitlines()
+    start = lines.index("  # images will be uploaded") + 2
+    assert lines[start : start + 10] == [
+        "  + images[(untagged)]  1 image(s)",
+        "        img/4.png",
+        "  + images[a]           3 image(s)",
+        "        img/1.png",
+        "        img/10.png",
+        "        img/2.png  [also b]",
+        "  + images[b]           2 image(s)",
+        "        img/2.png  [also a]",
+        "        img/3.png",
+        "",
+    ]
+    assert describe(plan.operations[0], verbose=True)[:2] == [
+        "  + images[(untagged)]  # 1 image(s): the images are not in the project",
+        "      img/4.png",
     ]
 
 
@@ -136,18 +307,19 @@ def test_colour_only_when_asked() -> None:
     assert "\x1b[" not in render_text(UPDATE_PLAN)
     coloured = render_text(UPDATE_PLAN, color=True)
     assert "\x1b[31m  -\x1b[0m tag.c" in coloured
-    assert "\x1b[1mPlan: 0 to add, 2 to change, 1 to destroy.\x1b[0m" in coloured
+    assert "\x1b[1mPlan: 2 to add, 4 to change, 1 to destroy.\x1b[0m" in coloured
 
 
 def test_describe_is_one_line_per_operation_for_progress() -> None:
     first = UPDATE_PLAN.operations[0]
-    assert describe(first) == ["  ~ project.p  # description differs from the spec"]
+    assert describe(first) == ["  ~ project.p  # description, domain differs from the spec"]
 
 
 def test_json_schema() -> None:
     doc = json.loads(render_json(diff(desired(classification_type="Multilabel"), live())))
-    assert doc["format_version"] == "1.0"
-    assert doc["summary"]["add"] == 3 and doc["summary"]["destroy"] == 1
+    assert doc["format_version"] == "2.0"
+    assert doc["summary"]["add"] == 7 and doc["summary"]["destroy"] == 1
+    assert doc["summary"]["by_resource"]["project"] == {"add": 1, "change": 0, "destroy": 1}
     project = doc["resource_changes"][0]
     assert project["address"] == "project.p"
     assert project["operations"] == ["DeleteProject", "CreateProject"]
@@ -163,17 +335,34 @@ def test_json_schema() -> None:
 def test_json_lists_every_deletion_with_delete_in_its_actions() -> None:
     doc = json.loads(render_json(UPDATE_PLAN))
     deletes = [c["address"] for c in doc["resource_changes"] if "delete" in c["change"]["actions"]]
-    assert deletes == ["tag.c", "publish.prod"]
+    assert deletes == ["tag.c"]
+    moved = plan_of(delete_tag(), publish("v2"), unpublish("v1"), delete_iteration())
+    doc = json.loads(render_json(moved))
+    deletes = [c["address"] for c in doc["resource_changes"] if "delete" in c["change"]["actions"]]
+    assert deletes == ["tag.c", "publish.v1", "iteration.cvspec-older"]
+    assert doc["summary"]["destroy"] == 3
 
 
 def test_markdown_puts_the_summary_first_and_warns_on_deletion() -> None:
     text = render_markdown(UPDATE_PLAN)
     head = text.split("<details>")[0]
-    assert head.index("Plan: 0 to add, 2 to change, 1 to destroy.") < head.index("[!WARNING]")
-    assert "> **This plan deletes or replaces:** `tag.c`, `publish.prod`" in head
+    assert head.splitlines()[:3] == [
+        "<!-- cvspec-plan project=p -->",
+        "### Plan: 2 to add, 4 to change, 1 to destroy.",
+        "cvspec plan for `p` on the built-in emulator",
+    ]
+    assert head.index("Plan: 2 to add") < head.index("[!WARNING]")
+    assert "> **This plan deletes or replaces:** `tag.c`\n" in head
+    assert "* **Create**: `iteration.cvspec-new`, 1 image(s)" in head
+    assert "* **Update**: `project.p`, `tag.a`, `publish.prod`, 1 image(s)" in head
     assert "* **Delete**: `tag.c`" in head
     assert "```diff\n" in text and text.rstrip().endswith("</details>")
-    assert "\n- tag.c\n" in text and "\n! -/+ publish.prod\n" in text
+    assert "\n- tag.c\n" in text and "\n! ~ publish.prod\n" in text
+
+
+def test_markdown_without_changes_says_so_in_its_title() -> None:
+    text = render_markdown(diff(desired(), live()))
+    assert text.splitlines()[1] == "### No changes. Your project matches the spec."
 
 
 def test_markdown_without_deletion_has_no_warning() -> None:

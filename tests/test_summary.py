@@ -359,7 +359,9 @@ def _breakdown(lines: list[str]) -> dict[str, dict[str, int]]:
     """Read the per-kind lines back into counts (what a reviewer adds up)."""
     project, images, training, publishing = lines
     found = {kind: {"add": 0, "change": 0, "destroy": 0} for kind in RESOURCES}
-    what = re.match(r"Project: ([a-z ]+); tags: (\d+) to create, (\d+) to update, (\d+) to delete\.$", project)
+    what = re.match(
+        r"Project: ([a-z ]+); tags: (\d+) to create, (\d+) to update, (\d+) to delete\.$", project
+    )
     assert what, project
     found["project"] = {
         "create": {"add": 1, "change": 0, "destroy": 0},
@@ -369,7 +371,7 @@ def _breakdown(lines: list[str]) -> dict[str, dict[str, int]]:
         "no change": {"add": 0, "change": 0, "destroy": 0},
     }[what[1]]
     found["tag"] = dict(zip(("add", "change", "destroy"), map(int, what.groups()[1:]), strict=True))
-    numbers = dict((k, int(n)) for n, k in re.findall(r"(\d+) to (\w+)", images))
+    numbers = {k: int(n) for n, k in re.findall(r"(\d+) to (\w+)", images)}
     found["image"] = {
         "add": numbers["upload"],
         "change": numbers["retag"] + numbers.get("adopt", 0),
