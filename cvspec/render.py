@@ -578,12 +578,14 @@ def _iterations_line(s: Summary) -> str:
 
 
 def target_line(target: str, endpoint: str, state_dir: str = "") -> str:
-    """`Target: built-in emulator (state in DIR)` or `Target: HOST` (never a key: only the
-    endpoint's host name is shown)."""
+    """`Target: built-in emulator (state in DIR)` or `Target: HOST[:PORT]` (never a key: only
+    the endpoint's host name, and its port when not 443, are shown)."""
     if target == "emulator":
         return "Target: built-in emulator" + (f" (state in {state_dir})" if state_dir else "")
-    host = urlsplit(endpoint).hostname or "(unknown endpoint)"
-    return f"Target: {host}"
+    parts = urlsplit(endpoint)
+    host = parts.hostname or "(unknown endpoint)"
+    port = parts.port if parts.port not in (None, 443) else None
+    return f"Target: {host}" + (f":{port}" if port else "")
 
 
 # --- text ------------------------------------------------------------------------------------

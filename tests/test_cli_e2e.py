@@ -26,7 +26,7 @@ def test_plan_before_apply_shows_everything_and_exits_2(workdir: Path) -> None:
     result = run_cli("plan", "digits.yaml", "--detailed-exitcode", cwd=workdir)
     assert result.returncode == 2, result.stderr
     assert "+ project.digits-example" in result.stdout
-    assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.stdout
+    assert "Plan: 30 to add, 0 to change, 0 to destroy." in result.stdout
     assert "Images: 24 to upload, 0 to retag, 0 to delete." in result.stdout
     assert "+ images[seven]" in result.stdout
 

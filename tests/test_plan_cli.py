@@ -72,7 +72,8 @@ def test_plan_save_show_apply_then_no_changes(
     spec = spec_for(tmp_path, "plan-roundtrip")
     planned = cli(env, "plan", spec, "--detailed-exitcode", "-out", tmp_path / "plan.json")
     assert planned.exit_code == 2, planned.output
-    assert "Plan: 4 to add, 0 to change, 0 to destroy." in planned.output
+    # 1 project, 3 tags, 24 images, 1 iteration, 1 publish name
+    assert "Plan: 30 to add, 0 to change, 0 to destroy." in planned.output
     assert "Saved the plan to:" in planned.output
 
     saved = (tmp_path / "plan.json").read_text()
@@ -80,13 +81,15 @@ def test_plan_save_show_apply_then_no_changes(
         assert secret not in saved
     shown = cli(env, "show", tmp_path / "plan.json")
     assert shown.exit_code == 0
-    assert planned.output.startswith(shown.output.rstrip("\n"))
+    target, plan_text = planned.output.split("\n\n", 1)
+    assert target == f"Target: 127.0.0.1:{server.port}"  # the host, never a key
+    assert plan_text.startswith(shown.output.rstrip("\n"))
 
     applied = cli(env, "apply", tmp_path / "plan.json")
     assert applied.exit_code == 0, applied.output
     again = cli(env, "plan", spec, "--detailed-exitcode")
     assert again.exit_code == 0, again.output
-    assert again.output.startswith("No changes. Your project matches the spec.")
+    assert again.output.split("\n\n", 1)[1].startswith("No changes. Your project matches the spec.")
     stale = cli(env, "apply", tmp_path / "plan.json")
     assert stale.exit_code == 1
     assert "Error: Saved plan is stale" in stale.output
@@ -144,7 +147,7 @@ def test_classification_change_is_a_replacement_and_protect_refuses_it(
         '~ classification_type = "Multiclass" -> "Multilabel"  # forces replacement'
         in planned.output
     )
-    assert "Plan: 4 to add, 0 to change, 1 to destroy." in planned.output
+    assert "Plan: 30 to add, 0 to change, 1 to destroy." in planned.output
     protected = spec_for(
         tmp_path / "p",
         "plan-replace",
@@ -164,7 +167,7 @@ def test_markdown_and_json_formats_of_plan_and_show(tmp_path: Path, env: dict[st
     shown = cli(env, "show", tmp_path / "f.json", "--format", "markdown")
     assert shown.output == markdown.output
     doc = json.loads(cli(env, "show", tmp_path / "f.json", "--format", "json").output)
-    assert doc["format_version"] == "1.0"
+    assert doc["format_version"] == "2.0"
     assert [c["change"]["actions"] for c in doc["resource_changes"]] == [["create"]] * 7
 
 
@@ -232,14 +235,14 @@ def test_colour_only_on_a_terminal_without_no_color(
 ) -> None:
     import sys
 
-    from cvspec.commands.plan import _color
+    from cvspec.commands.plan import use_color
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
     if no_color_env is None:
         monkeypatch.delenv("NO_COLOR", raising=False)
     else:
         monkeypatch.setenv("NO_COLOR", no_color_env)
-    assert _color(flag) is expected
+    assert use_color(flag) is expected
 
 
 def test_service_errors_on_the_json_image_path_keep_their_code(service: Service) -> None:
@@ -272,4 +275,4 @@ def test_plan_destroy_saves_a_plan_that_apply_runs(
     assert "plan-destroy" not in {p.name for p in service.training.get_projects()}
     nothing = cli(env, "plan", spec, "--destroy", "--detailed-exitcode")
     assert nothing.exit_code == 0
-    assert nothing.output.startswith("No changes. No objects need to be destroyed.")
+    assert "\n\nNo changes. No objects need to be destroyed." in nothing.output
