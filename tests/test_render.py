@@ -387,3 +387,25 @@ def test_every_deletion_kind_shows_in_the_warning() -> None:
         replace(live(), images=IMAGES),
     )
     assert "`images` (1 image(s))" in render_markdown(plan)
+
+
+def test_the_json_document_is_documented() -> None:
+    from cvspec import ops
+    from cvspec.plan import DriftKind
+    from cvspec.render import FORMAT_VERSION
+    from tests.helpers import REPO
+
+    doc = (REPO / "docs" / "plan-json.md").read_text()
+    assert f'now `"{FORMAT_VERSION}"`' in doc
+    undocumented = [c.value for c in (*ops.Reason, *DriftKind) if f"| `{c.value}` |" not in doc]
+    assert undocumented == []
+    for key in plan_document_keys():
+        assert f"`{key}`" in doc, key
+
+
+def plan_document_keys() -> list[str]:
+    from cvspec.render import plan_document
+
+    document = plan_document(UPDATE_PLAN)
+    change = document["resource_changes"][0]
+    return [*document, *document["summary"], *document["summary"]["by_resource"], *change]
