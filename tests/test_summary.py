@@ -24,7 +24,7 @@ from cvspec.live import LiveSummary
 from cvspec.markdown import render_markdown
 from cvspec.plan import Plan, order
 from cvspec.render import RESOURCES, plan_document, render_text, summarize
-from tests.helpers import copy_example, emulator_env
+from tests.helpers import copy_example, emulator_env, run_cli
 
 R = ops.Reason
 RID = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/p"
@@ -487,3 +487,64 @@ def test_the_three_formats_agree_through_the_cli(tmp_path: Path, env: dict[str, 
     assert "~ publish.digits-latest" in text and "-/+" not in text
     assert "> **This plan deletes or replaces:** `images` (1 image(s))" in markdown
     assert "publish.digits-latest`" not in markdown.split("[!WARNING]")[1].split("\n\n")[0]
+
+
+# --- the target, and colour in apply -----------------------------------------------------------
+
+
+def test_plan_names_the_built_in_emulator_and_where_its_state_is(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    planned = run_cli("plan", "digits.yaml", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.startswith(
+        "Target: built-in emulator (state in .cvspec/emulator)\n\nResource actions"
+    )
+
+
+def in_terminal(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """Run `cvspec ARGS` with its output on a pseudo-terminal (as a user at a terminal)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cvspec", *args],
+        cwd=cwd,
+        env={**env, "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=300) == 0, b"".join(chunks).decode()
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_apply_names_its_target_and_colours_only_without_no_color(
+    tmp_path: Path, env: dict[str, str], server: EmulatorServer
+) -> None:
+    spec = copy_example(tmp_path)
+    spec.write_text(spec.read_text().replace("name: digits-example", "name: summary-colour"))
+    env = {k: v for k, v in env.items() if k != "NO_COLOR"}
+    plain = in_terminal(env, tmp_path, "apply", spec.name, "--auto-approve", "--no-color")
+    assert plain.startswith(f"Target: 127.0.0.1:{server.port}\n\nResource actions")
+    shown_plan = plain.split("Publishing: ")[0]  # the plan, before apply's progress
+    assert "Plan: 30 to add, 0 to change, 0 to destroy." in shown_plan
+    assert "\x1b[" not in shown_plan
+    coloured = in_terminal(env, tmp_path, "apply", spec.name, "--auto-approve")
+    assert coloured.startswith(f"Target: 127.0.0.1:{server.port}\n\n")
+    assert "\x1b[1mNo changes. Your project matches the spec.\x1b[0m" in coloured
+    for key in (server.training_key, server.prediction_key):
+        assert key not in plain and key not in coloured
