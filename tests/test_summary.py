@@ -548,3 +548,25 @@ def test_apply_names_its_target_and_colours_only_without_no_color(
     assert "\x1b[1mNo changes. Your project matches the spec.\x1b[0m" in coloured
     for key in (server.training_key, server.prediction_key):
         assert key not in plain and key not in coloured
+
+
+def test_destroy_shows_the_same_summary_as_plan_destroy(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    spec = copy_example(tmp_path)
+    spec.write_text(spec.read_text().replace("name: digits-example", "name: summary-destroy"))
+    assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
+    planned = cli(env, "plan", spec, "--destroy")
+    summary = planned.output.rstrip("\n").split("\n\n")[-1]
+    assert summary.splitlines() == [
+        "Plan: 0 to add, 0 to change, 1 to destroy.",
+        "Images: 24 to delete with the project.",
+        "Training: 1 iteration(s) to delete with the project.",
+        "Publishing: unpublish 'digits-latest'.",
+    ]
+    declined = CliRunner(env={**env, "COLUMNS": "100"}).invoke(
+        main, ["destroy", str(spec)], input="no\n"
+    )
+    assert declined.exit_code == 1 and "destroy cancelled" in declined.output
+    assert declined.output.startswith("Target: 127.0.0.1:")
+    assert summary in declined.output

@@ -245,7 +245,7 @@ def destroy(spec: Path, auto_approve: bool, as_json: bool, rate: float | None) -
             _show_plan(plan, reporter)
         else:
             click.echo(_where(service, spec) + "\n")
-            click.echo("\n".join(destroy_lines(live)))
+            click.echo("\n".join(destroy_lines(live, plan)))
         if not auto_approve and not confirm("Do you really want to destroy this project?"):
             raise CvspecError("destroy cancelled")
         _run(plan, service, spec.resolve().parent, reporter, parallelism=1, verb="Destroy")
