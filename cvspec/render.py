@@ -721,7 +721,7 @@ def _drift_lines(drift: Sequence[Drift], verbose: bool, paint: _Painter) -> list
         if d.counts:
             lines.append("      " + ", ".join(f"{tag}: {n}" for tag, n in d.counts))
         if verbose:
-            lines += [f"        {item}" for item in d.items]
+            lines += [f"        {item}" for item in sorted(d.items)]
     return [*lines, "", "This plan leaves them as they are.", ""]
 
 
