@@ -411,13 +411,6 @@ def _(op: ops.DeleteIteration) -> Change:
     return _change(op, f"iteration.{op.iteration_name}", "iteration", ("delete",), before=before)
 
 
-@change_of.register
-def _(op: ops.RenameIteration) -> Change:
-    before, after = {"name": op.iteration_name}, {"name": op.new_name}
-    address = f"iteration.{op.iteration_name}"
-    return _change(op, address, "iteration", ("update",), before=before, after=after)
-
-
 def describe(op: ops.Op, verbose: bool = False) -> list[str]:
     """One operation in a line or two (`+ tag.seven  # reason`), as apply's progress shows it.
 
