@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cvspec.identity import dataset_iteration_name, hash_key
 from cvspec.ops import Gates, TagGate
+from cvspec.rules import MIN_IMAGES_PER_TAG, select_tags
 from cvspec.spec.domains import domain_name
 
 if TYPE_CHECKING:
@@ -44,6 +45,13 @@ class DesiredTraining:
     force: bool
     threshold: float = 0.5  # the gates' threshold: where the evaluation is measured
     settings_json: str = "{}"  # what the fingerprint covers besides the images (see diff)
+    # The tags trained (TrainingParameters.selectedTags), by name, sorted: the spec's tags,
+    # a Negative one only when it has images (cvspec.rules). Tags the spec does not list are
+    # never trained, so tags added in the portal neither block nor pollute training.
+    selected_tags: tuple[str, ...] = ()
+    # The service's minimum of images per trained tag (cvspec.rules; the diff's table tests
+    # use smaller datasets).
+    min_images_per_tag: int = MIN_IMAGES_PER_TAG
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ def _training(
         "training": [t.type, t.budget_hours],
     }
     settings_json = json.dumps(settings, sort_keys=True)
+    used = {name for image in images for name in image.tags}
     return DesiredTraining(
         iteration_name=dataset_iteration_name(
             settings_json, [(i.hash_key, i.tags) for i in images]
@@ -132,6 +141,7 @@ def _training(
         notification_email=t.notification_email,
         force=t.force,
         threshold=vs.spec.gates.threshold,
+        selected_tags=select_tags({tag.name: tag.type for tag in tags}, used),
     )
 
 

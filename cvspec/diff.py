@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from cvspec import ops
+from cvspec import ops, rules
 from cvspec.desired import Desired, DesiredImage, DesiredTag, DesiredTraining
 from cvspec.diff_iterations import ITERATION_LIMIT as ITERATION_LIMIT
 from cvspec.diff_iterations import compare_iterations
@@ -50,17 +50,22 @@ def diff(desired: Desired, live: LiveState) -> Plan:
     """Every operation that brings `live` to `desired`, in execution order, with drift notes.
 
     Raises:
-        PlanError: the plan would replace a protected project, the domain is unknown, or the
-            spec publishes without a prediction resource.
+        PlanError: the plan would replace a protected project, the domain is unknown, the
+            spec publishes without a prediction resource, or the training it plans would
+            break the service's training rules (cvspec.rules).
     """
     found = _Found()
     domain_id = _domain_id(desired.domain, live)
     compared = _compare_project(desired, live, domain_id, found)
     deleted_tags, renamed_tags = _compare_tags(desired, compared, found)
     _compare_images(desired, compared, deleted_tags, renamed_tags, found)
-    desired = replace(desired, training=_effective_training(desired, compared, deleted_tags))
+    training, problems = _effective_training(desired, compared, renamed_tags)
+    desired = replace(desired, training=training)
     updates_project = any(isinstance(op, ops.UpdateProject) for op in found.operations)
     iterations = compare_iterations(desired, compared, project_updated=updates_project)
+    trains = any(isinstance(op, ops.Train) and not op.wait_only for op in iterations.operations)
+    if problems and trains:
+        raise PlanError(rules.refusal(problems))
     found.add(*iterations.operations)
     found.drift.extend(iterations.drift)
     return Plan(
@@ -340,11 +345,49 @@ def _compare_images(
     if adds:
         found.add(_retag_op(ops.AddImageTags, adds))
     _extra_images(extra, desired.prune_images, found)
+    _adopt_pending(live.images, found)
     unmanaged = [i for i in live.images if i.hash_key is None]
     if desired.prune_unmanaged and unmanaged:
         found.add(_delete_unmanaged(unmanaged))
         unmanaged = []
-    _note_images(unmanaged, duplicates, found)
+    spec_tags = set(desired_tags(desired))
+    _note_images(unmanaged, duplicates, _trained_tags(spec_tags, renamed_tags), found)
+
+
+def _trained_tags(spec_tags: set[str], renamed_tags: dict[str, str]) -> set[str]:
+    """The live names of the tags training selects (the spec's, before a case rename)."""
+    return spec_tags | {old for old, new in renamed_tags.items() if new in spec_tags}
+
+
+def _adopt_pending(images: Iterable[LiveImage], found: _Found) -> None:
+    """Images an interrupted apply uploaded without their identity: the live reader hashed
+    them, the diff matched them like managed images; their manifest is written first."""
+    pending = [i for i in images if i.pending and i.hash_key is not None]
+    if not pending:
+        return
+    found.add(
+        ops.AdoptPendingImages(
+            reason=(
+                f"an interrupted apply uploaded {len(pending)} image(s) without recording "
+                "their identity"
+            ),
+            reason_code=R.PENDING_IMAGES,
+            image_ids=tuple(i.id for i in pending),
+            hash_keys=tuple(str(i.hash_key) for i in pending),
+        )
+    )
+    found.drift.append(
+        Drift(
+            kind=DriftKind.PENDING_IMAGES,
+            address="images",
+            detail=(
+                f"{len(pending)} image(s) uploaded by an interrupted apply were never marked "
+                "as cvspec's; this plan adopts them, then keeps or prunes them like the others"
+            ),
+            counts=_tag_counts(pending),
+            items=tuple(i.id for i in pending),
+        )
+    )
 
 
 def _delete_unmanaged(images: list[LiveImage]) -> ops.Op:
@@ -437,21 +480,46 @@ def _extra_images(extra: list[LiveImage], prune: bool, found: _Found) -> None:
     )
 
 
-def _note_images(images: Iterable[LiveImage], duplicates: list[LiveImage], found: _Found) -> None:
+def _note_images(
+    images: Iterable[LiveImage], duplicates: list[LiveImage], trained: set[str], found: _Found
+) -> None:
+    """Drift about images cvspec did not upload, by what training does with them (the
+    tags it selects are `trained`), and about duplicates."""
     unmanaged = [i for i in images if i.hash_key is None]
-    if unmanaged:
-        found.drift.append(
-            Drift(
-                kind=DriftKind.UNMANAGED_IMAGES,
-                address="images",
-                detail=(
-                    f"{len(unmanaged)} image(s) in the project were not uploaded by cvspec; "
-                    "cvspec never deletes them (the service trains on them too)"
-                ),
-                counts=_tag_counts(unmanaged),
-                items=tuple(i.id for i in unmanaged),
+    untagged = [i for i in unmanaged if not i.tags]
+    used = [i for i in unmanaged if i.tags and not trained.isdisjoint(i.tags)]
+    other = [i for i in unmanaged if i.tags and trained.isdisjoint(i.tags)]
+    not_ours = "image(s) in the project were not uploaded by cvspec"
+    groups = (
+        (
+            DriftKind.UNMANAGED_TRAINED,
+            used,
+            f"{not_ours} and carry tags the spec lists: the service trains on them, and the "
+            "plan's iteration includes them (set prune.unmanaged_images to delete them)",
+        ),
+        (
+            DriftKind.UNMANAGED_UNTAGGED,
+            untagged,
+            f"{not_ours} and have no tag: not trained; kept",
+        ),
+        (
+            DriftKind.UNMANAGED_IMAGES,
+            other,
+            f"{not_ours}; their tags are not in the spec, so they are not trained; kept",
+        ),
+    )
+    for kind, group, detail in groups:
+        if group:
+            found.drift.append(
+                Drift(
+                    kind=kind,
+                    address="images",
+                    detail=f"{len(group)} {detail}",
+                    counts=_tag_counts(group),
+                    items=tuple(i.id for i in group),
+                    changes_model=kind is DriftKind.UNMANAGED_TRAINED,
+                )
             )
-        )
     if duplicates:
         found.drift.append(
             Drift(
@@ -473,24 +541,53 @@ def _tag_counts(images: Iterable[LiveImage]) -> tuple[tuple[str, int], ...]:
 
 
 def _effective_training(
-    desired: Desired, live: LiveState, deleted_tags: set[str]
-) -> DesiredTraining | None:
-    """The training of the dataset the service will hold after the apply.
+    desired: Desired, live: LiveState, renamed_tags: dict[str, str]
+) -> tuple[DesiredTraining | None, tuple[str, ...]]:
+    """The training of the dataset the service will hold after the apply, and the training
+    rules that dataset breaks (cvspec.rules).
 
-    Without prune.images, images cvspec uploaded but the spec no longer lists stay in the
-    project, and the service trains on them: the iteration's fingerprint must include them,
-    or a plan would promise a new iteration that the service refuses as "not needed".
+    The service trains the spec's tags (selectedTags) on every image that carries one of
+    them: the spec's images, the images cvspec uploaded that the spec no longer lists but
+    keeps (prune.images off), and images cvspec did not upload (prune.unmanaged_images off).
+    The iteration's fingerprint covers them all (unmanaged ones by image id), or a plan
+    would promise an iteration that the service refuses as "not needed", and would not see
+    images tagged in the portal. Images carrying only other tags are not trained: drift.
     """
     training = desired.training
-    if training is None or desired.prune_images:
-        return training
-    want = {i.hash_key: i.tags for i in desired.images}
-    kept = [
-        (i.hash_key, tuple(t for t in i.tags if t not in deleted_tags))
-        for i in live.images
-        if i.hash_key is not None and i.hash_key not in want
-    ]
-    if not kept:
-        return training
-    name = dataset_iteration_name(training.settings_json, [*want.items(), *kept])
-    return replace(training, iteration_name=name)
+    if training is None:
+        return None, ()
+    types = {name: tag.type for name, tag in desired_tags(desired).items()}
+    trained = rules.trained_set(
+        types,
+        [(i.path, i.tags) for i in desired.images],
+        _outside_images(desired, live, renamed_tags),
+        multiclass=desired.classification_type == "Multiclass",
+        min_images=training.min_images_per_tag,
+    )
+    effective = replace(training, selected_tags=trained.selected)
+    if trained.outside:
+        name = dataset_iteration_name(
+            training.settings_json,
+            [*((i.hash_key, i.tags) for i in desired.images), *trained.fingerprint_items()],
+        )
+        effective = replace(effective, iteration_name=name)
+    return effective, trained.problems
+
+
+def _outside_images(
+    desired: Desired, live: LiveState, renamed_tags: dict[str, str]
+) -> Iterable[tuple[str, tuple[str, ...], str]]:
+    """(key, tags, origin) of the images the project keeps after the apply that the spec
+    does not list: kept managed images by hash key, unmanaged ones by image id."""
+    want = {i.hash_key for i in desired.images}
+    for image in live.images:
+        if image.hash_key is None:
+            if desired.prune_unmanaged:
+                continue
+            key, origin = image.id, rules.UNMANAGED
+        elif desired.prune_images or image.hash_key in want:
+            continue
+        else:
+            key, origin = image.hash_key, rules.KEPT
+        tags = tuple(renamed_tags.get(t, t) for t in image.tags) if renamed_tags else image.tags
+        yield key, tags, origin

@@ -15,14 +15,21 @@ import types
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from cvspec.errors import PlanError
-from cvspec.identity import MARKER_KEY, MARKER_VALUE, decode_identity, manifest_entries
+from cvspec.identity import (
+    MARKER_KEY,
+    MARKER_VALUE,
+    decode_identity,
+    hash_key,
+    manifest_entries,
+)
 from cvspec.marker import TrainingMarker, split_description
+from cvspec.recover import hash_contents, is_pending
 from cvspec.sdk import call
 from cvspec.service import Service
 
@@ -60,6 +67,10 @@ class LiveImage:
     id: str
     hash_key: str | None  # None: not uploaded by cvspec (unmanaged)
     tags: tuple[str, ...]  # tag names, sorted
+    # Uploaded by an interrupted apply that did not record its identity (`cvspec: pending`):
+    # the reader downloaded and hashed it, so `hash_key` is its content's (None when the
+    # download failed); the plan adopts it (AdoptPendingImages).
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,18 +188,38 @@ def _tag(t: Any) -> LiveTag:
 def _read_images(
     service: Service, project_id: str, tag_names: Mapping[str, str]
 ) -> tuple[LiveImage, ...]:
-    """Every workspace image, paged oldest first; duplicates across pages are dropped."""
+    """Every workspace image, paged oldest first; duplicates across pages are dropped.
+
+    Pending images (left by an interrupted apply) are downloaded and hashed here, so that
+    the plan can match them to the spec's images (cvspec.recover)."""
     client = _JsonBody(service.training)
     images: dict[str, LiveImage] = {}
+    pending: dict[str, str] = {}  # image id -> its original image's URI
     skip = 0
     while True:
         page = _images_page(client, project_id, skip)
         for raw in page:
             image = _image(raw, tag_names)
             images[image.id] = image
+            if is_pending(raw.get("metadata")):
+                pending[image.id] = str(raw.get("originalImageUri") or "")
         if len(page) < PAGE:
-            return tuple(images[k] for k in sorted(images))
+            break
         skip += PAGE
+    if pending:
+        _hash_pending(images, pending)
+    return tuple(images[k] for k in sorted(images))
+
+
+def _hash_pending(images: dict[str, LiveImage], pending: dict[str, str]) -> None:
+    ids = [i for i in sorted(pending) if pending[i]]
+    hashes = hash_contents([pending[i] for i in ids])
+    found = {i: h for i, h in zip(ids, hashes, strict=True) if h}
+    for image_id in pending:
+        sha = found.get(image_id)
+        images[image_id] = replace(
+            images[image_id], hash_key=hash_key(sha) if sha else None, pending=True
+        )
 
 
 def _images_page(client: _JsonBody, project_id: str, skip: int) -> list[dict[str, Any]]:
@@ -284,7 +315,7 @@ def _canonical_lines(live: LiveState) -> Iterable[str]:
     yield from (repr(d) for d in live.domains)
     yield repr(live.project)
     yield from (repr((t.id, t.name, t.description, t.type)) for t in live.tags)
-    yield from (repr((i.id, i.hash_key, i.tags)) for i in live.images)
+    yield from (repr((i.id, i.hash_key, i.tags, i.pending)) for i in live.images)
     yield from (repr(i) for i in live.iterations)
 
 

@@ -179,9 +179,11 @@ class DeleteImages(Op):
 @dataclass(frozen=True, kw_only=True)
 class AdoptPendingImages(Op):
     """Record cvspec's identity on images an interrupted apply uploaded but did not mark
-    (download, hash, UpdateImageMetadata)."""
+    (UpdateImageMetadata). The plan downloaded and hashed them: `hash_keys[i]` is the
+    content-hash key of `image_ids[i]`."""
 
     image_ids: tuple[str, ...]
+    hash_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

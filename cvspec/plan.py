@@ -18,7 +18,19 @@ class DriftKind(StrEnum):
     """What changed outside cvspec (stable codes)."""
 
     UNMANAGED_IMAGES = "unmanaged_images"
-    """Images cvspec did not upload (no identity marker): shown, never deleted."""
+    """Images cvspec did not upload (no identity marker), tagged only with tags the spec does
+    not list: training leaves them out (it trains the spec's tags only, TrainingParameters
+    selectedTags); shown, deleted only with prune.unmanaged_images."""
+    UNMANAGED_TRAINED = "unmanaged_images_trained"
+    """Images cvspec did not upload, tagged (in the portal, or by another tool) with tags the
+    spec lists: the service trains on them with those tags, so they are part of the dataset
+    fingerprint and a new one changes the plan (`changes_model`)."""
+    UNMANAGED_UNTAGGED = "unmanaged_images_untagged"
+    """Images cvspec did not upload and nobody tagged: not trained."""
+    PENDING_IMAGES = "pending_images"
+    """Images an interrupted apply uploaded but did not mark as cvspec's (metadata
+    `cvspec: pending`): downloaded and hashed by the plan, adopted by its AdoptPendingImages
+    operation, then kept or pruned like any image cvspec uploaded."""
     UNLISTED_IMAGES = "unlisted_images"
     """Images cvspec uploaded that the spec no longer lists, kept (prune.images is off)."""
     UNLISTED_TAG = "unlisted_tag"
@@ -42,6 +54,7 @@ class Drift:
     detail: str
     counts: tuple[tuple[str, int], ...] = ()  # per-tag image counts, when about images
     items: tuple[str, ...] = ()  # the images' paths or ids, for --verbose
+    changes_model: bool = False  # it changes what the service trains or serves (see kinds)
 
 
 @dataclass(frozen=True)

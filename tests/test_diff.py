@@ -39,8 +39,9 @@ def managed(n: int, *tags: str, image_id: str | None = None) -> LiveImage:
 
 # The name the default spec's dataset trains under (images 1: a, 2: b; no settings).
 FP1 = dataset_iteration_name("{}", [(_sha(1)[:16], ("a",)), (_sha(2)[:16], ("b",))])
-TRAINING = DesiredTraining(FP1, "Regular", 0, None, False)
-NEW_TRAINING = DesiredTraining("cvspec-fp2", "Regular", 0, None, False)
+# The diff's tables use one image per tag: the service's minimum is lowered to match.
+TRAINING = DesiredTraining(FP1, "Regular", 0, None, False, min_images_per_tag=1)
+NEW_TRAINING = DesiredTraining("cvspec-fp2", "Regular", 0, None, False, min_images_per_tag=1)
 
 
 def desired(**changes: object) -> Desired:
@@ -175,7 +176,7 @@ CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
     ),
     (
         "retag moves remove before add",
-        desired(images=(image(1, "b"), image(2, "b")), training=NEW_TRAINING),
+        desired(images=(image(1, "b"), image(2, "a")), training=NEW_TRAINING),
         live(),
         [("RemoveImageTags", R.TAGS_DIFFER), ("AddImageTags", R.TAGS_DIFFER), *RETRAIN],
     ),
@@ -189,8 +190,32 @@ CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
     (
         "unmanaged images are never deleted",
         desired(prune_images=True, prune_tags=True),
-        live(images=(*IMAGES, LiveImage("u", None, ("a",)))),
+        live(images=(*IMAGES, LiveImage("u", None, ("c",)))),
         [],
+    ),
+    (
+        "an unmanaged image tagged with a spec tag is trained on: a new iteration",
+        desired(),
+        live(images=(*IMAGES, LiveImage("u", None, ("a",)))),
+        RETRAIN,
+    ),
+    (
+        "an image kept without prune.images, tagged only with an unlisted tag, is not trained",
+        desired(images=(image(1, "a"), image(3, "b"))),
+        live(images=(*IMAGES, managed(3, "b")), tags=(*TAGS, LiveTag("tc", "c", "", "", 1))),
+        [("Train", R.DATASET_CHANGED), *RETRAIN[1:]],
+    ),
+    (
+        "an image left pending is adopted, not uploaded again",
+        desired(),
+        live(images=(managed(1, "a"), replace(managed(2, "b"), pending=True))),
+        [("AdoptPendingImages", R.PENDING_IMAGES)],
+    ),
+    (
+        "a pending image the spec no longer lists is adopted, then pruned",
+        desired(images=(image(1, "a"), image(3, "b")), prune_images=True, training=None),
+        live(images=(managed(1, "a"), managed(3, "b"), replace(managed(2, "b"), pending=True))),
+        [("AdoptPendingImages", R.PENDING_IMAGES), ("DeleteImages", R.NOT_IN_SPEC)],
     ),
     (
         "unmanaged images are deleted only when the spec asks",
@@ -202,7 +227,7 @@ CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
         "an image uploaded but never marked is uploaded again (the service merges it)",
         desired(),
         live(images=(managed(1, "a"), LiveImage("u", None, ("b",)))),
-        [("UploadImages", R.MISSING)],
+        [("UploadImages", R.MISSING), *RETRAIN],
     ),
     (
         "training in progress is waited for",
@@ -412,14 +437,18 @@ def test_uploads_carry_paths_tags_hashes_and_urls() -> None:
 def test_retags_name_the_image_and_only_the_changed_tags() -> None:
     want = desired(
         classification_type="Multiclass",
-        images=(image(1, "b"), image(2, "b")),
+        images=(image(1, "b"), image(2, "a"), image(3, "a")),
         training=NEW_TRAINING,
     )
-    plan = diff(want, live())
+    plan = diff(want, live(images=(*IMAGES, managed(3, "a"))))
     assert plan.of_type(ops.RemoveImageTags)[0].images == (
         ops.ImageRetag("i1", "img/1.png", ("a",)),
+        ops.ImageRetag("i2", "img/2.png", ("b",)),
     )
-    assert plan.of_type(ops.AddImageTags)[0].images == (ops.ImageRetag("i1", "img/1.png", ("b",)),)
+    assert plan.of_type(ops.AddImageTags)[0].images == (
+        ops.ImageRetag("i1", "img/1.png", ("b",)),
+        ops.ImageRetag("i2", "img/2.png", ("a",)),
+    )
 
 
 def test_pruned_images_are_deleted_by_id_with_their_tags() -> None:
@@ -450,10 +479,28 @@ def test_train_names_the_iteration_by_fingerprint_and_the_previous_one() -> None
 
 DRIFT_CASES: list[tuple[str, LiveState, Desired, list[tuple[object, ...]]]] = [
     (
-        "unmanaged images, counted per tag",
-        live(images=(*IMAGES, LiveImage("u1", None, ("a",)), LiveImage("u2", None, ()))),
+        "unmanaged images, by what training does with them, counted per tag",
+        live(
+            images=(
+                *IMAGES,
+                LiveImage("u1", None, ("c",)),
+                LiveImage("u2", None, ()),
+                LiveImage("u3", None, ("a",)),
+                LiveImage("u4", None, ("c", "d")),
+            )
+        ),
         desired(),
-        [(DriftKind.UNMANAGED_IMAGES, "images", (("(untagged)", 1), ("a", 1)), ("u1", "u2"))],
+        [
+            (DriftKind.UNMANAGED_TRAINED, "images", (("a", 1),), ("u3",)),
+            (DriftKind.UNMANAGED_UNTAGGED, "images", (("(untagged)", 1),), ("u2",)),
+            (DriftKind.UNMANAGED_IMAGES, "images", (("c", 2), ("d", 1)), ("u1", "u4")),
+        ],
+    ),
+    (
+        "images an interrupted apply left pending",
+        live(images=(managed(1, "a"), replace(managed(2, "b"), pending=True))),
+        desired(),
+        [(DriftKind.PENDING_IMAGES, "images", (("b", 1),), ("i2",))],
     ),
     (
         "cvspec images the spec dropped",
@@ -499,7 +546,12 @@ def test_drift(
 ) -> None:
     plan = diff(want, have)
     assert [(d.kind, d.address, d.counts, d.items) for d in plan.drift] == expected
-    assert plan.is_empty()
+    # Drift that changes what is trained, and pending images, are acted on by the plan.
+    acted_on = {DriftKind.UNMANAGED_TRAINED, DriftKind.PENDING_IMAGES}
+    assert plan.is_empty() is not any(d.kind in acted_on for d in plan.drift)
+    assert [d.changes_model for d in plan.drift] == [
+        d.kind is DriftKind.UNMANAGED_TRAINED for d in plan.drift
+    ]
 
 
 def test_every_drift_kind_is_covered() -> None:
@@ -533,7 +585,9 @@ def test_retention_deletes_the_oldest_first() -> None:
 
 
 def test_training_carries_the_gates_threshold_for_its_evaluation() -> None:
-    training = DesiredTraining(FP1, "Regular", 0, None, False, threshold=0.7)
+    training = DesiredTraining(
+        FP1, "Regular", 0, None, False, threshold=0.7, min_images_per_tag=1
+    )
     plan = diff(desired(training=training, publish=None), LiveState(DOMAINS, None))
     (train,) = plan.of_type(ops.Train)
     assert train.threshold == 0.7
