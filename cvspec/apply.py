@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from azure.cognitiveservices.vision.customvision.training import models as m
 
-from cvspec import ops, training
+from cvspec import ops, recover, training
 from cvspec.errors import CvspecError, ServiceError
 from cvspec.gates import Evaluation
 from cvspec.marker import split_description
@@ -269,6 +269,16 @@ def _(op: ops.DeleteTag, ctx: Context) -> None:
 @execute.register
 def _(op: ops.UploadImages, ctx: Context) -> None:
     upload_images(op, ctx)
+
+
+@execute.register
+def _(op: ops.AdoptPendingImages, ctx: Context) -> None:
+    pairs = list(zip(op.image_ids, op.hash_keys, strict=True))
+    ctx.run_calls(
+        "adopting images",
+        list(chunks(pairs, recover.BATCH)),
+        lambda chunk: recover.adopt(ctx.service.training, ctx.project(), chunk),
+    )
 
 
 @execute.register

@@ -374,6 +374,7 @@ def _adopt_pending(images: Iterable[LiveImage], found: _Found) -> None:
             reason_code=R.PENDING_IMAGES,
             image_ids=tuple(i.id for i in pending),
             hash_keys=tuple(str(i.hash_key) for i in pending),
+            tags=tuple(i.tags for i in pending),
         )
     )
     found.drift.append(

@@ -184,6 +184,7 @@ class AdoptPendingImages(Op):
 
     image_ids: tuple[str, ...]
     hash_keys: tuple[str, ...] = ()
+    tags: tuple[tuple[str, ...], ...] = ()  # each image's tags, for display
 
 
 @dataclass(frozen=True, kw_only=True)

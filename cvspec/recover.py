@@ -43,10 +43,8 @@ def hash_contents(uris: Sequence[str], workers: int = WORKERS) -> list[str | Non
         return list(pool.map(_sha256, uris))
 
 
-def adopt(client: Any, project_id: str, pairs: Sequence[tuple[str, str]]) -> int:
-    """Write the identity manifest of (image id, hash key) pairs, 64 images per call;
-    returns the number of calls made."""
-    calls = 0
+def adopt(client: Any, project_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+    """Write the identity manifest of (image id, hash key) pairs, 64 images per call."""
     for start in range(0, len(pairs), BATCH):
         chunk = list(pairs[start : start + BATCH])
         call(
@@ -55,8 +53,6 @@ def adopt(client: Any, project_id: str, pairs: Sequence[tuple[str, str]]) -> int
             [image_id for image_id, _ in chunk],
             encode_manifest(chunk),
         )
-        calls += 1
-    return calls
 
 
 def _sha256(uri: str) -> str | None:

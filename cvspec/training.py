@@ -113,6 +113,8 @@ def _train_project(op: ops.Train, ctx: Context, force: bool) -> Any:
         reserved_budget_in_hours=op.budget_hours,
         force_train=force,
         notification_email_address=op.notification_email,
+        # Only the spec's tags are trained: tags added in the portal, or kept without
+        # images, neither block nor pollute the training.
         selected_tags=ctx.tag_list(op.selected_tags) if op.selected_tags else None,
     )
 

@@ -302,7 +302,7 @@ def test_pending_images_of_a_killed_apply_get_their_identity_then_are_pruned(
     call(client.create_images_from_files, project.id, batch)
     result = _apply(emu, spec)
     assert result.returncode == 0, result.stderr
-    assert "Recovering 8 image(s) uploaded by an interrupted apply" in result.stdout
+    assert "images will be adopted" in result.stdout, result.stdout
     assert_matches(snapshot(emu.service, model.name), model)  # pruned, nothing unmanaged
     _plan_is_empty(emu, spec)
 

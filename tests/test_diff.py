@@ -585,9 +585,7 @@ def test_retention_deletes_the_oldest_first() -> None:
 
 
 def test_training_carries_the_gates_threshold_for_its_evaluation() -> None:
-    training = DesiredTraining(
-        FP1, "Regular", 0, None, False, threshold=0.7, min_images_per_tag=1
-    )
+    training = DesiredTraining(FP1, "Regular", 0, None, False, threshold=0.7, min_images_per_tag=1)
     plan = diff(desired(training=training, publish=None), LiveState(DOMAINS, None))
     (train,) = plan.of_type(ops.Train)
     assert train.threshold == 0.7

@@ -80,11 +80,8 @@ def _apply_spec(
     rate: float | None,
     no_color: bool = False,
 ) -> None:
-    from cvspec.recover import recover_pending
-
     with session(target) as (validated, service):
         reporter = _reporter(service, as_json, rate)
-        recover_pending(service, validated.spec.project.name, reporter, parallelism)
         result = make_plan(validated, service)
         _show_plan(result, reporter, _where(service, target), no_color)
         if result.is_empty():
