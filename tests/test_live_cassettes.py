@@ -156,7 +156,8 @@ def test_plan_from_the_recording_is_a_no_op_that_shows_the_hand_edits(
     assert plan.is_empty()
     assert [(d.kind, d.address, d.counts) for d in plan.drift] == [
         (DriftKind.UNLISTED_TAG, "tag.portal-tag", ()),
-        (DriftKind.UNMANAGED_IMAGES, "images", (("(untagged)", 1), ("portal-tag", 1))),
+        (DriftKind.UNMANAGED_UNTAGGED, "images", (("(untagged)", 1),)),
+        (DriftKind.UNMANAGED_IMAGES, "images", (("portal-tag", 1),)),
     ]
 
 

@@ -255,13 +255,13 @@ def test_no_changes_wording() -> None:
 
 
 def test_drift_comes_first_and_verbose_lists_images() -> None:
-    plan = diff(desired(), live(images=(*IMAGES, LiveImage("u1", None, ("a",)))))
+    plan = diff(desired(), live(images=(*IMAGES, LiveImage("u1", None, ("c",)))))
     text = render_text(plan, verbose=True)
     assert text.startswith(
         "Note: Objects have changed outside of cvspec\n\n"
-        "  ! images: 1 image(s) in the project were not uploaded by cvspec; cvspec never "
-        "deletes them (the service trains on them too)\n"
-        "      a: 1\n"
+        "  ! images: 1 image(s) in the project were not uploaded by cvspec; their tags are "
+        "not in the spec, so they are not trained; kept\n"
+        "      c: 1\n"
         "        u1\n\n"
         "This plan leaves them as they are.\n\n"
         "No changes."
@@ -371,7 +371,7 @@ def test_markdown_without_deletion_has_no_warning() -> None:
 
 
 def test_markdown_is_truncated_below_the_comment_limit() -> None:
-    many = tuple(image(n, "a") for n in range(5000))
+    many = tuple(image(n, "ab"[n % 2]) for n in range(5000))
     plan = diff(desired(images=many), LiveState(DOMAINS, None))
     text = render_markdown(plan)
     assert len(text) < MARKDOWN_LIMIT
