@@ -132,6 +132,61 @@ def test_selected_tags(
     assert {t.name for t in trainer.get_tags(project.id, iteration_id=iteration.id)} == {"a", "b"}
 
 
+def test_selected_tags_train_only_the_images_that_carry_them(
+    trainer: CustomVisionTrainingClient, make_project: Callable[..., Project]
+) -> None:
+    """TrainingParameters.selectedTags: other tags, and images carrying only other tags,
+    are ignored: they neither block the training (too few images) nor enter it."""
+    project = make_project(classification_type="Multilabel")
+    a, b = trainer.create_tag(project.id, "a"), trainer.create_tag(project.id, "b")
+    few = trainer.create_tag(project.id, "few")
+    trainer.create_tag(project.id, "empty")  # no image at all: ignored too
+    a_ids = upload(trainer, project.id, [a.id], 5, PALETTE["red"])
+    b_ids = upload(trainer, project.id, [b.id], 5, PALETTE["blue"])
+    both = upload(trainer, project.id, [a.id, few.id], 1, PALETTE["yellow"])
+    upload(trainer, project.id, [few.id], 1, PALETTE["green"])
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.train_project(project.id)  # every tag: 'few' has 2 images, 'empty' none
+    assert "Not enough" in service_error(excinfo)[2]
+
+    iteration = trainer.train_project(project.id, selected_tags=[a.id, b.id])
+    assert wait_trained(trainer, project.id, iteration).status == "Completed"
+    assert {t.name for t in trainer.get_tags(project.id, iteration_id=iteration.id)} == {"a", "b"}
+    trained = trainer.get_images(project.id, iteration_id=iteration.id, take=256)
+    assert {i.id for i in trained} == {*a_ids, *b_ids, *both}
+    assert {t.tag_name for i in trained if i.id == both[0] for t in i.tags} == {"a"}
+
+    upload(trainer, project.id, [few.id], 2, PALETTE["green"])  # only an ignored tag grows
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.train_project(project.id, selected_tags=[a.id, b.id])
+    assert service_error(excinfo)[1] == "BadRequestTrainingNotNeeded"
+
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.train_project(project.id, selected_tags=[a.id, b.id, few.id])
+    status, code, message = service_error(excinfo)
+    assert (status, code) == (400, "BadRequestMultiLabelClassificationTrainingValidationFailed")
+    assert "(few)" in message  # 4 images: the selected tag is held to the minimum
+
+
+def test_a_multiclass_project_trains_one_selected_tag_per_image(
+    trainer: CustomVisionTrainingClient, make_project: Callable[..., Project]
+) -> None:
+    """In a multiclass project, a selected tag needs its 5 images; unselected tags don't."""
+    project = make_project(classification_type="Multiclass")
+    a, b = trainer.create_tag(project.id, "a"), trainer.create_tag(project.id, "b")
+    old = trainer.create_tag(project.id, "old")  # a tag whose images all moved away
+    upload(trainer, project.id, [a.id], 5, PALETTE["red"])
+    upload(trainer, project.id, [b.id], 5, PALETTE["blue"])
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.train_project(project.id)
+    assert "(old)" in service_error(excinfo)[2]
+    iteration = trainer.train_project(project.id, selected_tags=[a.id, b.id])
+    assert wait_trained(trainer, project.id, iteration).status == "Completed"
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.train_project(project.id, selected_tags=[a.id, old.id])
+    assert "(old)" in service_error(excinfo)[2]
+
+
 def test_negative_tag_training(
     trainer: CustomVisionTrainingClient, make_project: Callable[..., Project]
 ) -> None:
