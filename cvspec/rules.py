@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Protocol
 
 MIN_IMAGES_PER_TAG = 5
 MIN_TAGS_TO_TRAIN = 2
@@ -34,6 +35,16 @@ def select_tags(types: Mapping[str, str], used: Collection[str]) -> tuple[str, .
     refuse them: a trained tag needs images)."""
     names = set(used) | {name for name, kind in types.items() if kind != NEGATIVE}
     return tuple(sorted(names))
+
+
+class SpecImage(Protocol):
+    """An image of the spec (cvspec.desired.DesiredImage)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def tags(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -61,16 +72,16 @@ class TrainedSet:
 
 def trained_set(
     types: Mapping[str, str],
-    spec_images: Sequence[tuple[str, tuple[str, ...]]],
+    spec_images: Sequence[SpecImage],
     outside: Iterable[tuple[str, tuple[str, ...], str]],
     multiclass: bool,
     min_images: int = MIN_IMAGES_PER_TAG,
 ) -> TrainedSet:
     """The trained set and the rules it breaks.
 
-    `types`: the spec's tags (name -> type); `spec_images`: (path, tags) of the spec's
-    images; `outside`: (key, tags, origin) of the other images the project will hold after
-    the apply, with their tags as they will be named then.
+    `types`: the spec's tags (name -> type), the tags its images use included;
+    `spec_images`: the spec's images (path, tags); `outside`: (key, tags, origin) of the
+    other images the project will hold after the apply, their tags named as they will be.
     """
     candidates = set(types)
     trained: list[Outside] = []
@@ -78,7 +89,7 @@ def trained_set(
         picked = tuple(sorted(t for t in tags if t in candidates))
         if picked:
             trained.append(Outside(key, picked, origin))
-    spec_counts = Counter(chain.from_iterable(tags for _, tags in spec_images))
+    spec_counts = Counter(chain.from_iterable(i.tags for i in spec_images))
     outside_counts = {
         origin: Counter(chain.from_iterable(o.tags for o in trained if o.origin == origin))
         for origin in (KEPT, UNMANAGED)
@@ -141,10 +152,8 @@ def _too_few_images(
     ]
 
 
-def _several_tags(
-    spec_images: Sequence[tuple[str, tuple[str, ...]]], trained: Sequence[Outside]
-) -> list[str]:
-    listed = [(key, tags) for key, tags in spec_images if len(tags) > 1]
+def _several_tags(spec_images: Sequence[SpecImage], trained: Sequence[Outside]) -> list[str]:
+    listed = [(i.path, i.tags) for i in spec_images if len(i.tags) > 1]
     found = [o for o in trained if len(o.tags) > 1]
     if not listed and not found:
         return []
