@@ -59,15 +59,21 @@ def diff(desired: Desired, live: LiveState) -> Plan:
     domain_id = _domain_id(desired.domain, live)
     compared = _compare_project(desired, live, domain_id, found)
     deleted_tags, renamed_tags = _compare_tags(desired, compared, found)
-    types = _tag_types(desired)
+    types, used = _tag_types(desired)
     _compare_images(desired, compared, deleted_tags, renamed_tags, set(types), found)
-    training, problems = _effective_training(desired, compared, renamed_tags, types)
+    training, trained = _effective_training(desired, compared, renamed_tags, types, used)
     desired = replace(desired, training=training)
     updates_project = any(isinstance(op, ops.UpdateProject) for op in found.operations)
     iterations = compare_iterations(desired, compared, project_updated=updates_project)
-    trains = any(isinstance(op, ops.Train) and not op.wait_only for op in iterations.operations)
-    if problems and trains:
-        raise PlanError(rules.refusal(problems))
+    if trained is not None and training is not None and _trains(iterations.operations):
+        problems = rules.problems(
+            trained,
+            desired.images,
+            multiclass=desired.classification_type == "Multiclass",
+            min_images=training.min_images_per_tag,
+        )
+        if problems:
+            raise PlanError(rules.refusal(problems))
     found.add(*iterations.operations)
     found.drift.extend(iterations.drift)
     return Plan(
@@ -78,6 +84,10 @@ def diff(desired: Desired, live: LiveState) -> Plan:
         live_summary=live_summary(live),
         domains=domain_names(live.domains, found.operations),
     )
+
+
+def _trains(operations: Iterable[ops.Op]) -> bool:
+    return any(isinstance(op, ops.Train) and not op.wait_only for op in operations)
 
 
 def destroy_plan(project_name: str, live: LiveState, protect: bool) -> Plan:
@@ -319,13 +329,13 @@ def _unlisted_tag(tag: LiveTag) -> Drift:
 # --- images ----------------------------------------------------------------------------------
 
 
-def _tag_types(desired: Desired) -> dict[str, str]:
+def _tag_types(desired: Desired) -> tuple[dict[str, str], set[str]]:
     """The type of every tag of the spec, declared or used by its images (as desired_tags,
-    in one pass of C-level set work over the images)."""
+    in one pass of C-level set work over the images), and the tags its images use."""
     types = {t.name: t.type for t in desired.tags}
     used = set(chain.from_iterable(i.tags for i in desired.images))
     types.update(dict.fromkeys(used - types.keys(), "Regular"))
-    return types
+    return types, used
 
 
 def _compare_images(
@@ -553,10 +563,14 @@ def _tag_counts(images: Iterable[LiveImage]) -> tuple[tuple[str, int], ...]:
 
 
 def _effective_training(
-    desired: Desired, live: LiveState, renamed_tags: dict[str, str], types: dict[str, str]
-) -> tuple[DesiredTraining | None, tuple[str, ...]]:
-    """The training of the dataset the service will hold after the apply, and the training
-    rules that dataset breaks (cvspec.rules).
+    desired: Desired,
+    live: LiveState,
+    renamed_tags: dict[str, str],
+    types: dict[str, str],
+    used: set[str],
+) -> tuple[DesiredTraining | None, rules.TrainedSet | None]:
+    """The training of the dataset the service will hold after the apply, and what it
+    trains on (for the training rules, cvspec.rules).
 
     The service trains the spec's tags (selectedTags) on every image that carries one of
     them: the spec's images, the images cvspec uploaded that the spec no longer lists but
@@ -567,14 +581,8 @@ def _effective_training(
     """
     training = desired.training
     if training is None:
-        return None, ()
-    trained = rules.trained_set(
-        types,
-        desired.images,
-        _outside_images(desired, live, renamed_tags),
-        multiclass=desired.classification_type == "Multiclass",
-        min_images=training.min_images_per_tag,
-    )
+        return None, None
+    trained = rules.trained_set(types, used, _outside_images(desired, live, renamed_tags))
     effective = replace(training, selected_tags=trained.selected)
     if trained.outside:
         name = dataset_iteration_name(
@@ -582,7 +590,7 @@ def _effective_training(
             [*((i.hash_key, i.tags) for i in desired.images), *trained.fingerprint_items()],
         )
         effective = replace(effective, iteration_name=name)
-    return effective, trained.problems
+    return effective, trained
 
 
 def _outside_images(

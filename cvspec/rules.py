@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from typing import Protocol
 
@@ -59,11 +59,11 @@ class Outside:
 
 @dataclass(frozen=True)
 class TrainedSet:
-    """What a training of the spec's dataset will use, and why the service would refuse it."""
+    """What a training of the spec's dataset will use."""
 
+    types: Mapping[str, str]  # the spec's tags (name -> type)
     selected: tuple[str, ...]
     outside: tuple[Outside, ...]  # images outside the spec that are trained (some tag selected)
-    problems: tuple[str, ...] = field(default=())
 
     def fingerprint_items(self) -> list[tuple[str, tuple[str, ...]]]:
         """(key, tags) of the outside images, for the dataset fingerprint."""
@@ -72,37 +72,45 @@ class TrainedSet:
 
 def trained_set(
     types: Mapping[str, str],
-    spec_images: Sequence[SpecImage],
+    spec_used: Collection[str],
     outside: Iterable[tuple[str, tuple[str, ...], str]],
-    multiclass: bool,
-    min_images: int = MIN_IMAGES_PER_TAG,
 ) -> TrainedSet:
-    """The trained set and the rules it breaks.
+    """The tags trained and the images outside the spec that training uses.
 
-    `types`: the spec's tags (name -> type), the tags its images use included;
-    `spec_images`: the spec's images (path, tags); `outside`: (key, tags, origin) of the
-    other images the project will hold after the apply, their tags named as they will be.
+    `types`: the spec's tags (name -> type), the tags its images use included; `spec_used`:
+    the tags the spec's images carry; `outside`: (key, tags, origin) of the other images
+    the project will hold after the apply, their tags named as they will be then.
     """
-    candidates = set(types)
     trained: list[Outside] = []
     for key, tags, origin in outside:
-        picked = tuple(sorted(t for t in tags if t in candidates))
+        picked = tuple(sorted(t for t in tags if t in types))
         if picked:
             trained.append(Outside(key, picked, origin))
+    used = {t for o in trained for t in o.tags}
+    selected = select_tags(types, used.union(spec_used))
+    return TrainedSet(types, selected, tuple(trained))
+
+
+def problems(
+    trained: TrainedSet,
+    spec_images: Sequence[SpecImage],
+    multiclass: bool,
+    min_images: int = MIN_IMAGES_PER_TAG,
+) -> tuple[str, ...]:
+    """The training rules the trained set breaks (each a phrase; see `refusal`). Counted
+    only when a plan trains: one pass over the spec's images."""
     spec_counts = Counter(chain.from_iterable(i.tags for i in spec_images))
     outside_counts = {
-        origin: Counter(chain.from_iterable(o.tags for o in trained if o.origin == origin))
+        origin: Counter(chain.from_iterable(o.tags for o in trained.outside if o.origin == origin))
         for origin in (KEPT, UNMANAGED)
     }
-    used = set(spec_counts) | {t for o in trained for t in o.tags}
-    selected = select_tags(types, used)
-    problems = [
-        *_too_few_tags(selected, types),
-        *_too_few_images(selected, spec_counts, outside_counts, min_images),
+    found = [
+        *_too_few_tags(trained.selected, trained.types),
+        *_too_few_images(trained.selected, spec_counts, outside_counts, min_images),
     ]
     if multiclass:
-        problems += _several_tags(spec_images, trained)
-    return TrainedSet(selected, tuple(trained), tuple(problems))
+        found += _several_tags(spec_images, trained.outside)
+    return tuple(found)
 
 
 def refusal(problems: Sequence[str]) -> str:
