@@ -804,4 +804,5 @@ def _drift_json(d: Drift) -> dict[str, Any]:
         "detail": d.detail,
         "counts": dict(d.counts),
         "items": list(d.items),
+        "changes_model": d.changes_model,
     }

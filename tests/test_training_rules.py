@@ -191,6 +191,37 @@ def test_a_plan_that_training_would_refuse_is_refused_before_any_change(
     assert cli(emu, "plan", spec).exit_code == 1
 
 
+def test_a_portal_image_with_two_trained_tags_in_a_multiclass_project_is_refused(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    model = two_tags("rules-multiclass")
+    spec = model.write(tmp_path)
+    apply_ok(emu, spec)
+    pid, tag_ids = project_of(emu, model.name)
+    client = emu.service.training
+    project = call(client.get_project, pid)
+
+    def switch(kind: str) -> None:  # as the portal's settings page does
+        project.settings.classification_type = kind
+        call(client.update_project, pid, project)
+
+    switch("Multilabel")
+    (both,) = portal_upload(emu, pid, [9201], [tag_ids["red"], tag_ids["blue"]])
+    switch("Multiclass")
+    refused = cli(emu, "plan", spec)
+    assert refused.exit_code == 1
+    (message,) = [line for line in refused.output.splitlines() if line.strip()]
+    assert f"{both} (blue/red)" in message and "multiclass" in message
+    assert "prune.unmanaged_images" in message
+
+    doc = yaml.safe_load(spec.read_text())
+    doc["prune"]["unmanaged_images"] = True  # what the message suggests: then it plans
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    apply_ok(emu, spec)
+    assert both not in {i.id for i in call(client.get_images, pid)}
+    assert exit_code(emu, spec) == 0
+
+
 # --- images an interrupted apply left pending --------------------------------------------------
 
 
