@@ -112,9 +112,6 @@ class Reporter:
         else:
             self._periodic(text, final)
 
-    def _on_recovering(self, images: int) -> None:
-        self._write(f"Recovering {images} image(s) uploaded by an interrupted apply")
-
     def _on_calls_progress(self, label: str, done: int, total: int) -> None:
         text = f"  {label}: {done}/{total} call(s)"
         if self.tty:

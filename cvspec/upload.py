@@ -4,9 +4,9 @@ A batch holds at most 64 images and 20 distinct tags (the service's limits). Ima
 sorted by their tags before batching so that a spec with many tags still fills batches.
 Each batch costs exactly two calls: the upload (its images marked `cvspec: pending`), then
 one UpdateImageMetadata that writes the identity manifest of the whole batch
-(cvspec.identity). An apply killed between the two leaves pending images; the next apply
-gives them their identity first (cvspec.recover), or uploads them again and the service
-answers OKDuplicate with the existing image: no duplicates either way.
+(cvspec.identity). An apply killed between the two leaves pending images; the next plan
+matches them by content and adopts them (cvspec.recover), and an upload of the same content
+is answered OKDuplicate with the existing image: no duplicates either way.
 
 A batch the service refuses as a whole (HTTP 400, e.g. "No valid image files") is split in
 halves until the offending files are isolated, so failures are reported per file name.
