@@ -278,20 +278,6 @@ def _upload_json(image: ops.ImageUpload) -> dict[str, Any]:
 
 
 @change_of.register
-def _(op: ops.AdoptPendingImages) -> Change:
-    body = [{"image_id": i, "hash_key": k} for i, k in zip(op.image_ids, op.hash_keys, strict=True)]
-    return _change(
-        op,
-        "images",
-        "images",
-        ("update",),
-        after={"count": len(body), "images": body},
-        images=tuple(zip(op.image_ids, op.tags or tuple(() for _ in op.image_ids), strict=True)),
-        headline="will be adopted (their identity recorded)",
-    )
-
-
-@change_of.register
 def _(op: ops.AddImageTags) -> Change:
     return _retag(op, "add", "will be tagged")
 
@@ -317,8 +303,10 @@ def _retag(op: ops.AddImageTags | ops.RemoveImageTags, verb: str, headline: str)
 
 @change_of.register
 def _(op: ops.AdoptPendingImages) -> Change:
-    listed = tuple((i, ()) for i in op.image_ids)
-    body = [{"image_id": i} for i in op.image_ids]
+    tags = op.tags or tuple(() for _ in op.image_ids)
+    listed = tuple(zip(op.image_ids, tags, strict=True))
+    keys = op.hash_keys or tuple("" for _ in op.image_ids)
+    body = [{"image_id": i, "hash_key": k} for i, k in zip(op.image_ids, keys, strict=True)]
     return _change(
         op,
         "images",
