@@ -507,7 +507,8 @@ def _note_images(
 ) -> None:
     """Drift about images cvspec did not upload, by what training does with them (the
     tags it selects are `trained`), and about duplicates."""
-    unmanaged = [i for i in images if i.hash_key is None]
+    unmanaged = [i for i in images if i.hash_key is None and not i.pending]
+    _note_unreadable([i for i in images if i.hash_key is None and i.pending], trained, found)
     untagged = [i for i in unmanaged if not i.tags]
     used = [i for i in unmanaged if i.tags and not trained.isdisjoint(i.tags)]
     other = [i for i in unmanaged if i.tags and trained.isdisjoint(i.tags)]
@@ -552,6 +553,26 @@ def _note_images(
                 items=tuple(i.id for i in duplicates),
             )
         )
+
+
+def _note_unreadable(images: list[LiveImage], trained: set[str], found: _Found) -> None:
+    """Pending images the live reader could not download: not adopted this time."""
+    if not images:
+        return
+    found.drift.append(
+        Drift(
+            kind=DriftKind.PENDING_IMAGES,
+            address="images",
+            detail=(
+                f"{len(images)} image(s) uploaded by an interrupted apply could not be "
+                "downloaded to be identified; kept (the service trains those that carry the "
+                "spec's tags), and the next plan tries again"
+            ),
+            counts=_tag_counts(images),
+            items=tuple(i.id for i in images),
+            changes_model=any(not trained.isdisjoint(i.tags) for i in images),
+        )
+    )
 
 
 def _tag_counts(images: Iterable[LiveImage]) -> tuple[tuple[str, int], ...]:

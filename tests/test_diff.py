@@ -497,6 +497,12 @@ DRIFT_CASES: list[tuple[str, LiveState, Desired, list[tuple[object, ...]]]] = [
         ],
     ),
     (
+        "a pending image that could not be downloaded is noted, not adopted",
+        live(images=(*IMAGES, LiveImage("p", None, (), pending=True))),
+        desired(),
+        [(DriftKind.PENDING_IMAGES, "images", (("(untagged)", 1),), ("p",))],
+    ),
+    (
         "images an interrupted apply left pending",
         live(images=(managed(1, "a"), replace(managed(2, "b"), pending=True))),
         desired(),
@@ -547,11 +553,10 @@ def test_drift(
     plan = diff(want, have)
     assert [(d.kind, d.address, d.counts, d.items) for d in plan.drift] == expected
     # Drift that changes what is trained, and pending images, are acted on by the plan.
-    acted_on = {DriftKind.UNMANAGED_TRAINED, DriftKind.PENDING_IMAGES}
-    assert plan.is_empty() is not any(d.kind in acted_on for d in plan.drift)
-    assert [d.changes_model for d in plan.drift] == [
-        d.kind is DriftKind.UNMANAGED_TRAINED for d in plan.drift
-    ]
+    adopted = [d for d in plan.drift if "this plan adopts them" in d.detail]
+    acted_on = any(d.changes_model for d in plan.drift) or bool(adopted)
+    assert plan.is_empty() is not acted_on
+    assert bool(plan.of_type(ops.AdoptPendingImages)) is bool(adopted)
 
 
 def test_every_drift_kind_is_covered() -> None:

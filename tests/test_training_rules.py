@@ -349,3 +349,12 @@ def test_the_fingerprint_covers_trained_portal_images_only() -> None:
     assert len(names) == 2  # by image id
     (drift,) = [d for d in trained.drift if d.kind is DriftKind.UNMANAGED_TRAINED]
     assert drift.changes_model and drift.items == ("u",)
+
+
+def test_a_pending_image_that_could_not_be_read_is_trained_as_any_image_with_spec_tags() -> None:
+    unreadable = LiveImage("p", None, ("a",), pending=True)
+    plan = diff(desired(), live(images=(*IMAGES, unreadable)))
+    (drift,) = plan.drift
+    assert drift.kind is DriftKind.PENDING_IMAGES and drift.changes_model
+    assert "could not be downloaded" in drift.detail
+    assert plan.of_type(ops.Train) and not plan.of_type(ops.AdoptPendingImages)
