@@ -33,7 +33,9 @@ def check_spec(spec: Spec) -> list[Problem]:
         _duplicate_tags(spec)
         + _negative_tags(spec)
         + _source_tags(spec)
+        + _renames(spec)
         + _gates(spec)
+        + _needs_training(spec)
         + _tag_limit(spec)
     )
 
@@ -76,6 +78,50 @@ def _source_tags(spec: Spec) -> list[Problem]:
         for j, name in enumerate(source.tags)
         if name not in declared
     ]
+
+
+def _renames(spec: Spec) -> list[Problem]:
+    """`renamed_from` names a tag that is gone: not another tag of the spec, nor the old name
+    of two tags."""
+    names = {tag.name.casefold(): index for index, tag in enumerate(spec.tags)}
+    first: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, tag in enumerate(spec.tags):
+        old = tag.renamed_from
+        if old is None:
+            continue
+        loc = ("tags", index, "renamed_from")
+        other = names.get(old.casefold())
+        if old == tag.name:
+            problems.append((loc, f"tag {tag.name!r} cannot be renamed from its own name"))
+        elif other is not None and other != index:
+            message = (
+                f"{old!r} is another tag of the spec (tags[{other}]); renamed_from names a tag "
+                "the spec no longer has"
+            )
+            problems.append((loc, message))
+        earlier = first.setdefault(old.casefold(), index)
+        if earlier != index:
+            message = (
+                f"tags[{earlier}] is renamed from {spec.tags[earlier].renamed_from!r} already; "
+                "two tags cannot be renamed from the same tag"
+            )
+            problems.append((loc, message))
+    return problems
+
+
+def _needs_training(spec: Spec) -> list[Problem]:
+    """`training: null` never trains: there is nothing to publish or to gate."""
+    if spec.training is not None:
+        return []
+    problems: list[Problem] = []
+    if spec.publish is not None:
+        message = "needs training: with training: null no iteration is trained to publish"
+        problems.append((("publish",), message))
+    if spec.gates.model_fields_set:  # `gates: {}` asks for nothing
+        message = "needs training: with training: null no iteration is trained to check"
+        problems.append((("gates",), message))
+    return problems
 
 
 def _gates(spec: Spec) -> list[Problem]:
