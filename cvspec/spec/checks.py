@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cvspec.spec.images import Resolution, ResolvedImage
-from cvspec.spec.model import Spec
+from cvspec.spec.model import GatesSpec, Spec
 from cvspec.spec.problems import Locator
 from cvspec.spec.yamldoc import Loc
 
@@ -44,7 +44,7 @@ def check_images(spec: Spec, resolution: Resolution, locator: Locator) -> list[s
     """Checks of the resolved images against the spec; one formatted line per problem."""
     spec_problems = _undeclared_tags(spec, resolution) + _image_limit(spec, resolution)
     if spec.training is not None:
-        spec_problems += _training_data(spec, resolution.images)
+        spec_problems += _training_data(spec, resolution.images, resolution.refused_tags)
     lines = [locator.problem(loc, message) for loc, message in spec_problems]
     return lines + _per_image(spec, resolution.images)
 
@@ -118,7 +118,7 @@ def _needs_training(spec: Spec) -> list[Problem]:
     if spec.publish is not None:
         message = "needs training: with training: null no iteration is trained to publish"
         problems.append((("publish",), message))
-    if spec.gates.model_fields_set:  # `gates: {}` asks for nothing
+    if spec.gates != GatesSpec():  # `gates: {}` (or its defaults spelled out) asks nothing
         message = "needs training: with training: null no iteration is trained to check"
         problems.append((("gates",), message))
     return problems
@@ -170,16 +170,22 @@ def _not_declared(name: str, declared: set[str]) -> str:
     return f"tag {name!r} is not in tags{hint}"
 
 
-def _training_data(spec: Spec, images: tuple[ResolvedImage, ...]) -> list[Problem]:
+def _training_data(
+    spec: Spec, images: tuple[ResolvedImage, ...], refused: set[str]
+) -> list[Problem]:
+    """Images per tag and tags with images; a tag some of whose files were refused (for
+    leaving the spec's directory, reported already) is not counted short again."""
     counts = Counter(tag for image in images for tag in image.tags)
     problems: list[Problem] = []
     for index, tag in enumerate(spec.tags):
         count = counts.get(tag.name, 0)
+        if tag.name in refused:
+            continue
         if count < MIN_IMAGES_PER_TAG and (count or tag.type == "regular"):
             noun = "image" if count == 1 else "images"
             message = f"tag {tag.name!r} has {count} {noun}; training needs at least 5 per tag"
             problems.append((("tags", index, "name"), message))
-    used = [tag.name for tag in spec.tags if counts.get(tag.name)]
+    used = [tag.name for tag in spec.tags if counts.get(tag.name) or tag.name in refused]
     if len(used) < MIN_TAGS_TO_TRAIN:
         message = f"training needs at least 2 tags with images, found {len(used)}"
         problems.append((("training",), message))
