@@ -351,10 +351,5 @@ def _(op: ops.RenameIteration, ctx: Context) -> None:
 
 
 @execute.register
-def _(op: ops.RenameIteration, ctx: Context) -> None:
-    call(ctx.service.training.update_iteration, ctx.project(), op.iteration_id, op.new_name)
-
-
-@execute.register
 def _(op: ops.DeleteIteration, ctx: Context) -> None:
     training.delete_iteration(ctx, op.iteration_id, op.iteration_name)

@@ -592,7 +592,8 @@ def _follow_tag_renames(
 
     The old name is the effective training name (`_effective_training`) of the dataset with
     the new tag names mapped back: first the renames this plan makes, then every
-    `renamed_from` of the spec (a rename whose tag was renamed by an interrupted apply)."""
+    `renamed_from` of the spec whose old name the project no longer has (the tag was renamed
+    by an apply interrupted before it renamed the iteration)."""
     declared = {t.name: t.renamed_from for t in desired.tags if t.renamed_from}
     if not renamed_tags and not declared:
         return live
@@ -603,7 +604,10 @@ def _follow_tag_renames(
     target = training.iteration_name
     if any(base_iteration_name(i.name) == target for i in after.iterations):
         return after  # the new dataset's iteration exists: the usual comparison decides
-    candidates = [{new: old for old, new in renamed_tags.items()}, declared]
+    # (an old name still in the project is another tag: its dataset is not this one)
+    live_names = {t.name.casefold() for t in after.tags}
+    gone = {new: old for new, old in declared.items() if old.casefold() not in live_names}
+    candidates = [{new: old for old, new in renamed_tags.items()}, gone]
     for back in (c for c in candidates if c):
         old = _effective_training(
             _named_back(desired, back), _with_tag_names(after, back), deleted_tags
