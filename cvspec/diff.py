@@ -353,7 +353,7 @@ def _update_tag(want: DesiredTag, tag: LiveTag) -> list[ops.Op]:
     reason, code = f"{', '.join(changed)} differs from the spec", R.SETTINGS_DIFFER
     old = (want.renamed_from or "").casefold()
     if tag.name != want.name and tag.name.casefold() == old:
-        reason, code = f"renamed from {tag.name!r} (renamed_from)", R.TAG_RENAMED
+        reason, code = f"the spec's tag {want.name!r} is renamed_from {tag.name!r}", R.TAG_RENAMED
         others = [k for k in changed if k != "name"]
         if others:
             reason += f"; {', '.join(others)} differs from the spec"

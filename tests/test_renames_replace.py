@@ -63,7 +63,7 @@ def test_rename__one_tag_update_and_the_iteration_renamed_no_training() -> None:
     update, rename = plan.operations
     assert isinstance(update, ops.UpdateTag) and isinstance(rename, ops.RenameIteration)
     assert (update.tag_id, update.before, update.after) == ("ta", {"name": "a"}, {"name": "c"})
-    assert "renamed from 'a'" in update.reason
+    assert update.reason == "the spec's tag 'c' is renamed_from 'a'"
     assert (rename.iteration_id, rename.iteration_name, rename.new_name) == ("it1", FP1, FP_C)
 
 
@@ -110,6 +110,18 @@ def test_rename__after_an_apply_interrupted_between_the_tag_and_the_iteration() 
     have = live(tags=tags, images=(managed(1, "c"), managed(2, "b")))  # iteration: still FP1
     plan = diff(renamed(), have)
     assert steps(plan) == [("RenameIteration", R.TAG_RENAMED)]
+
+
+def test_rename__of_case_only_renames_the_iteration_too() -> None:
+    # no renamed_from needed: the service compares tag names case-insensitively
+    fp = dataset_iteration_name("{}", [(_sha(1)[:16], ("A",)), (_sha(2)[:16], ("b",))])
+    want = desired(
+        tags=(DesiredTag("A", "", "Regular"), DesiredTag("b", "", "Regular")),
+        images=(image(1, "A"), image(2, "b")),
+        training=replace(desired().training, iteration_name=fp),  # type: ignore[arg-type]
+    )
+    plan = diff(want, live())
+    assert steps(plan) == [("UpdateTag", R.SETTINGS_DIFFER), ("RenameIteration", R.TAG_RENAMED)]
 
 
 def test_rename__not_when_the_project_has_both_names() -> None:
@@ -240,7 +252,7 @@ def test_cli_rename__one_update_and_an_iteration_rename_then_no_op(
     assert steps(plan) == [("UpdateTag", R.TAG_RENAMED), ("RenameIteration", R.TAG_RENAMED)]
     assert plan.of_type(ops.RenameIteration)[0].iteration_name == published
     text = _ok(_cli(emu, spec, "plan", spec.name)).stdout
-    assert "tag.blue" in text and "renamed from 'blue'" in text
+    assert "tag.blue" in text and "is renamed_from 'blue'" in text
 
     _ok(_cli(emu, spec, "apply", "rename.plan"))
     after = snapshot(emu.service, model.name)
