@@ -210,7 +210,7 @@ def check_replace_consent(plan: Plan, consent: bool) -> None:
     if consent or not replacing:
         return
     op = replacing[0]
-    lost = "; it deletes " + ", ".join(op.losses) if op.losses else ""
+    lost = "; it deletes: " + "; ".join(op.losses) if op.losses else ""
     raise PlanError(
         f"project {op.name!r} must be replaced ({op.reason}){lost}. Run again with --replace "
         "to allow it."

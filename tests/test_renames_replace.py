@@ -182,7 +182,7 @@ def test_replace__needs_consent_one_line_naming_losses_and_flag() -> None:
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith("project 'p' must be replaced (classification type changes")
-    assert "4 images, 2 of them not uploaded by cvspec, 2 iterations" in message
+    assert "it deletes: 4 images, 2 of them not uploaded by cvspec; 2 iterations; " in message
     assert "'prod' (clients calling it will fail)" in message
     assert message.endswith("Run again with --replace to allow it.")
     check_replace_consent(plan, consent=True)
@@ -289,7 +289,7 @@ def test_cli_replace__refused_without_consent_then_allowed(emu: Emulator, tmp_pa
         assert refused.returncode == 1
         (line,) = refused.stderr.strip().splitlines()
         assert line.startswith("Error: project 'replace-cli' must be replaced (classification")
-        assert "11 images, 1 of them not uploaded by cvspec, 1 iteration" in line
+        assert "it deletes: 11 images, 1 of them not uploaded by cvspec; 1 iteration;" in line
         assert "publish name 'latest' (clients calling it will fail)" in line
         assert line.endswith("Run again with --replace to allow it.")
     assert snapshot(emu.service, model.name).project_id == project_id  # no change
