@@ -266,6 +266,12 @@ def test_cli_rename__one_update_and_an_iteration_rename_then_no_op(
     predicted = _ok(_cli(emu, spec, "predict", spec.name, "images/navy/6.png")).stdout
     names = {line.split()[0] for line in predicted.splitlines()[1:]}
     assert names == {"navy", "red"}
+    client = emu.service.training
+    iteration = next(
+        i for i in call(client.get_iterations, after.project_id) if i.name == renamed_iteration
+    )
+    performance = call(client.get_iteration_performance, after.project_id, iteration.id)
+    assert {t.name for t in performance.per_tag_performance} == {"navy", "red"}  # gates see it
 
 
 def test_cli_replace__refused_without_consent_then_allowed(emu: Emulator, tmp_path: Path) -> None:
