@@ -406,13 +406,6 @@ def unpublish_warning(publish_name: str) -> str:
 
 
 @change_of.register
-def _(op: ops.RenameIteration) -> Change:
-    before, after = {"name": op.iteration_name}, {"name": op.new_name}
-    address = f"iteration.{op.iteration_name}"
-    return _change(op, address, "iteration", ("update",), before=before, after=after)
-
-
-@change_of.register
 def _(op: ops.DeleteIteration) -> Change:
     before = {"name": op.iteration_name, "id": op.iteration_id}
     return _change(op, f"iteration.{op.iteration_name}", "iteration", ("delete",), before=before)
