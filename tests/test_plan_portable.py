@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from cvspec import ops
 from cvspec.planfile import FILE_VERSION, is_plan_file, load_plan
@@ -85,6 +86,26 @@ def test_plan_artifact__downloaded_into_another_folder(emu: Emulator, tmp_path: 
     assert "project.portable-artifact" in shown.stdout
     _ok(run_cli("apply", "artifacts/plan.out", cwd=moved, env=emu.env()))
     assert len(snapshot(emu.service, "portable-artifact").managed()) == 10
+
+
+def test_plan_file__images_outside_the_spec_folder_are_relative_too(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    repo = _checkout(tmp_path / "repo", "portable-outside")
+    shutil.move(repo / "specs" / "images", repo / "shared")
+    spec = repo / "specs" / "pets.yaml"
+    doc = yaml.safe_load(spec.read_text())
+    doc["images"] = [{"path": "../shared/{tag}/*.png"}]
+    doc["allow_outside"] = True
+    spec.write_text(yaml.safe_dump(doc))
+    _ok(run_cli("plan", "specs/pets.yaml", "-out", "plan.out", cwd=repo, env=emu.env()))
+    plan = load_plan(repo / "plan.out")
+    uploads = [i.path for op in plan.of_type(ops.UploadImages) for i in op.images]
+    assert len(uploads) == 10 and all(p.startswith("../shared/") for p in uploads)
+    moved = tmp_path / "moved"
+    shutil.copytree(repo, moved)
+    _ok(run_cli("apply", "plan.out", cwd=moved, env=emu.env()))
+    assert len(snapshot(emu.service, "portable-outside").managed()) == 10
 
 
 def test_plan_file__spec_not_found_is_one_clear_line(emu: Emulator, tmp_path: Path) -> None:
