@@ -21,8 +21,10 @@ a non-idempotent operation must treat "already done" answers as success (see app
 
 from __future__ import annotations
 
+import http.client
 import random
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -180,7 +182,7 @@ def _retryable(
             where = _origin(endpoint)
             raise ServiceError(
                 f"cannot reach the Custom Vision endpoint{' ' + where if where else ''}: "
-                f"{why or _reason(exc)}"
+                f"{why or transport_reason(exc)}"
             ) from None
         return _backoff(attempt), "connection"
     raise exc
@@ -200,6 +202,30 @@ def unreachable_reason(exc: BaseException) -> str | None:
         if isinstance(cause, urllib3.exceptions.ConnectTimeoutError | socket.timeout):
             return "connection timed out"
     return None
+
+
+_DROPPED = (
+    ConnectionResetError,
+    http.client.RemoteDisconnected,
+    http.client.IncompleteRead,
+    urllib3.exceptions.ProtocolError,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+def transport_reason(exc: BaseException) -> str:
+    """A transport failure in a few words, not urllib3's repr of its connection pool."""
+    why = unreachable_reason(exc)
+    if why:
+        return why
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError | requests.exceptions.SSLError):
+            return "TLS/SSL error"
+        if isinstance(cause, urllib3.exceptions.ReadTimeoutError | requests.exceptions.ReadTimeout):
+            return "no answer in time (read timed out)"
+        if isinstance(cause, _DROPPED):
+            return "the connection was dropped"
+    return _reason(exc)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -290,6 +316,6 @@ def _service_error(exc: HttpOperationError, status: int | None) -> ServiceError:
     return ServiceError(f"{code}: {message}" if code else message, code=code, status=status)
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     text = str(exc)
     return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cvspec import ops
+from cvspec import ops, sdk
+from cvspec.emulator.faults import FaultConfig
+from cvspec.errors import ServiceError
 from cvspec.planfile import FILE_VERSION, is_plan_file, load_plan
 from tests.apply_support import Emulator, SpecModel, emulator, snapshot
 from tests.helpers import clean_env, run_cli
@@ -165,3 +167,26 @@ def test_unreachable_endpoint__one_line_within_seconds(
         f"Error: cannot reach the Custom Vision endpoint {endpoint}: {reason}"
     ]
     assert seconds < 6, f"took {seconds:.1f}s"
+
+
+def test_dropped_connections__one_clean_line_after_the_retries(tmp_path: Path) -> None:
+    faults = FaultConfig(rate=1.0, kinds=("drop",), seed=1)
+    with emulator(tmp_path, faults=faults) as emu:
+        policy = sdk.configure(emu.service.endpoint, rate=1000, retries=2)
+        with pytest.raises(ServiceError) as raised:
+            sdk.call(emu.service.training.get_domains)
+    where = emu.service.endpoint.rstrip("/")
+    assert str(raised.value) == (
+        f"cannot reach the Custom Vision endpoint {where}: the connection was dropped"
+    )
+    assert policy.stats.retries["connection"] == 2  # a drop after connecting: the full budget
+
+
+def test_refused_once_reached__is_transient_and_gets_the_full_budget(tmp_path: Path) -> None:
+    with emulator(tmp_path) as emu:
+        policy = sdk.configure(emu.service.endpoint, rate=1000, retries=4)
+        sdk.call(emu.service.training.get_domains)
+    # the emulator is gone: connection refused, but the endpoint answered before
+    with pytest.raises(ServiceError, match=r"connection refused$"):
+        sdk.call(emu.service.training.get_domains)
+    assert policy.stats.retries["connection"] == 4
