@@ -189,6 +189,18 @@ def test_replace__needs_consent_one_line_naming_losses_and_flag() -> None:
     check_replace_consent(diff(desired(description="x"), live()), consent=False)  # no replace
 
 
+def test_replace__of_a_detection_project_needs_consent_too() -> None:
+    detection = live(project=replace(live().project, domain_id=DOMAINS[2].id))  # type: ignore[arg-type]
+    plan = diff(desired(), detection)
+    assert plan.of_type(ops.DeleteProject)[0].losses == (
+        "2 images",
+        "1 iteration",
+        "publish name 'prod' (clients calling it will fail)",
+    )
+    with pytest.raises(PlanError, match=r"domain type changes from ObjectDetection"):
+        check_replace_consent(plan, consent=False)
+
+
 def test_replace__protect_still_refuses() -> None:
     with pytest.raises(PlanError, match="protected"):
         diff(desired(classification_type="Multilabel", protect=True), REPLACED)
