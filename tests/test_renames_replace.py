@@ -314,6 +314,8 @@ def test_cli_replace__refused_without_consent_then_allowed(emu: Emulator, tmp_pa
 
     shown = _ok(_cli(emu, spec, "plan", spec.name, "--replace", "-out", "replace.out"))
     assert "must be replaced" in shown.stdout
+    assert "# this destroys: 11 images, 1 of them not uploaded by cvspec" in shown.stdout
+    assert "# this destroys: publish name 'latest' (clients calling it will fail)" in shown.stdout
     saved = load_plan(tmp_path / "replace.out")
     assert (
         saved.of_type(ops.DeleteProject)[0].losses[0]
