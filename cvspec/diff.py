@@ -292,7 +292,7 @@ def _compare_tags(
     desired: Desired, live: LiveState, found: _Found
 ) -> tuple[set[str], dict[str, str]]:
     """Plan tag changes; return the names of tags this plan deletes, and the new name of
-    each tag it renames (a change of case), by old name."""
+    each tag it renames (a change of case, or a spec tag's `renamed_from`), by old name."""
     want = desired_tags(desired)
     pairs, extra = _match_tags(want, live.tags)
     pairs, extra = _match_renames(desired.tags, pairs, extra)
