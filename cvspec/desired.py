@@ -25,6 +25,7 @@ class DesiredTag:
     name: str
     description: str
     type: str
+    renamed_from: str | None = None  # the tag's former name (spec `renamed_from`)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ class Desired:
 def desired_state(vs: ValidatedSpec, default_resource_id: str | None) -> Desired:
     """Translate the spec into the service's vocabulary; fingerprint the training input."""
     spec = vs.spec
-    tags = tuple(DesiredTag(t.name, t.description, _TAG_TYPE[t.type]) for t in spec.tags)
+    tags = tuple(
+        DesiredTag(t.name, t.description, _TAG_TYPE[t.type], t.renamed_from) for t in spec.tags
+    )
     # absolute, as the resolved images' paths are (the spec may be given as `spec.yaml`)
     base = os.path.abspath(vs.base_dir).rstrip(os.sep) + os.sep
     images = tuple(
@@ -111,8 +114,8 @@ def _relative(base: str, image: ResolvedImage) -> str:
     if image.path is None:
         return str(image.url or "")
     text = str(image.path)
-    if text.startswith(base):
-        text = text[len(base) :]
+    # outside the spec's folder (allow_outside): still relative, for a plan saved elsewhere
+    text = text[len(base) :] if text.startswith(base) else os.path.relpath(text, base)
     return text.replace(os.sep, "/")
 
 

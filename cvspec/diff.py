@@ -10,17 +10,25 @@ Images cvspec did not upload are reported and never deleted.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import Any
 
 from cvspec import ops, rules
 from cvspec.desired import Desired, DesiredImage, DesiredTag, DesiredTraining
 from cvspec.diff_iterations import ITERATION_LIMIT as ITERATION_LIMIT
 from cvspec.diff_iterations import compare_iterations
 from cvspec.errors import PlanError
-from cvspec.identity import dataset_iteration_name
+from cvspec.identity import (
+    base_iteration_name,
+    dataset_iteration_name,
+    failed_gates,
+    failed_iteration_name,
+    iteration_fingerprint,
+)
 from cvspec.live import LiveImage, LiveProject, LiveState, LiveTag
 from cvspec.plan import (
     Drift,
@@ -61,7 +69,9 @@ def diff(desired: Desired, live: LiveState) -> Plan:
     deleted_tags, renamed_tags = _compare_tags(desired, compared, found)
     types, used = _tag_types(desired)
     _compare_images(desired, compared, deleted_tags, renamed_tags, set(types), found)
-    training, trained = _effective_training(desired, compared, renamed_tags, types, used)
+    compared = _follow_tag_renames(desired, compared, deleted_tags, renamed_tags, found)
+    # (from here on, `compared` carries the new tag names)
+    training, trained = _training_set(desired, compared, types, used)
     desired = replace(desired, training=training)
     updates_project = any(isinstance(op, ops.UpdateProject) for op in found.operations)
     iterations = compare_iterations(desired, compared, project_updated=updates_project)
@@ -109,6 +119,7 @@ def destroy_plan(project_name: str, live: LiveState, protect: bool) -> Plan:
                 project_id=live.project.id,
                 name=live.project.name,
                 settings=_settings(live.project),
+                losses=losses(live),
             )
         )
     return Plan(
@@ -143,7 +154,7 @@ def _compare_project(desired: Desired, live: LiveState, domain_id: str, found: _
         return LiveState(domains=live.domains, project=None)
     why = _cannot_update(desired, project, live)
     if why:
-        found.add(*_replace_project(desired, project, domain_id, why))
+        found.add(*_replace_project(desired, live, domain_id, why))
         return LiveState(domains=live.domains, project=None)
     found.add(*_update_project(desired, project, domain_id))
     return live
@@ -161,9 +172,9 @@ def _cannot_update(desired: Desired, project: LiveProject, live: LiveState) -> s
     return None
 
 
-def _replace_project(
-    desired: Desired, project: LiveProject, domain_id: str, why: str
-) -> list[ops.Op]:
+def _replace_project(desired: Desired, live: LiveState, domain_id: str, why: str) -> list[ops.Op]:
+    project = live.project
+    assert project is not None
     reason = f"{why}, which the service cannot change in place"
     if desired.protect:
         raise PlanError(
@@ -177,8 +188,51 @@ def _replace_project(
         project_id=project.id,
         name=project.name,
         settings=_settings(project),
+        losses=losses(live),
     )
     return [delete, _create_project(desired, domain_id, code, reason)]
+
+
+def losses(live: LiveState) -> tuple[str, ...]:
+    """What deleting the project takes with it, one phrase each (DeleteProject.losses)."""
+    found: list[str] = []
+    if live.images:
+        unmanaged = sum(1 for i in live.images if i.hash_key is None)
+        text = _count(len(live.images), "image")
+        if unmanaged:
+            text += f", {unmanaged} of them not uploaded by cvspec"
+        found.append(text)
+    if live.iterations:
+        found.append(_count(len(live.iterations), "iteration"))
+    names = sorted({i.publish_name for i in live.iterations if i.publish_name})
+    found += [f"publish name {name!r} (clients calling it will fail)" for name in names]
+    return tuple(found)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def check_replace_consent(plan: Plan, consent: bool) -> None:
+    """Refuse a plan that replaces the project unless the user consented (`--replace`).
+
+    Raises:
+        PlanError: one line naming the project, why it is replaced, what goes with it, and
+            the flag that allows it.
+    """
+    replacing = [
+        op
+        for op in plan.of_type(ops.DeleteProject)
+        if op.reason_code is R.REPLACE_BECAUSE_CANNOT_UPDATE
+    ]
+    if consent or not replacing:
+        return
+    op = replacing[0]
+    lost = "; it deletes: " + "; ".join(op.losses) if op.losses else ""
+    raise PlanError(
+        f"project {op.name!r} must be replaced ({op.reason}){lost}. Run again with --replace "
+        "to allow it."
+    )
 
 
 def _settings(project: LiveProject) -> dict[str, str]:
@@ -256,9 +310,10 @@ def _compare_tags(
     desired: Desired, live: LiveState, found: _Found
 ) -> tuple[set[str], dict[str, str]]:
     """Plan tag changes; return the names of tags this plan deletes, and the new name of
-    each tag it renames (a change of case), by old name."""
+    each tag it renames (a change of case, or a spec tag's `renamed_from`), by old name."""
     want = desired_tags(desired)
     pairs, extra = _match_tags(want, live.tags)
+    pairs, extra = _match_renames(desired.tags, pairs, extra)
     renamed = {tag.name: name for name, tag in pairs.items() if tag.name != name}
     for name in sorted(want):
         tag = pairs.get(name)
@@ -274,6 +329,26 @@ def _compare_tags(
         else:
             found.drift.append(_unlisted_tag(tag))
     return deleted, renamed
+
+
+def _match_renames(
+    tags: Iterable[DesiredTag], pairs: dict[str, LiveTag], unmatched: list[LiveTag]
+) -> tuple[dict[str, LiveTag], list[LiveTag]]:
+    """Pair a spec tag that has no live tag with the live tag it is `renamed_from` (names
+    compare case-insensitively, as the service's do). Returns (pairs, unmatched)."""
+    olds = {
+        t.renamed_from.casefold(): t.name for t in tags if t.renamed_from and t.name not in pairs
+    }
+    if not olds:
+        return pairs, unmatched
+    pairs, rest = dict(pairs), []
+    for tag in unmatched:
+        name = olds.pop(tag.name.casefold(), None)
+        if name is None:
+            rest.append(tag)
+        else:
+            pairs[name] = tag
+    return pairs, rest
 
 
 def _create_tag(tag: DesiredTag) -> ops.Op:
@@ -293,10 +368,17 @@ def _update_tag(want: DesiredTag, tag: LiveTag) -> list[ops.Op]:
     changed = [k for k in after if before[k] != after[k]]
     if not changed:
         return []
+    reason, code = f"{', '.join(changed)} differs from the spec", R.SETTINGS_DIFFER
+    old = (want.renamed_from or "").casefold()
+    if tag.name != want.name and tag.name.casefold() == old:
+        reason, code = f"the spec's tag {want.name!r} is renamed_from {tag.name!r}", R.TAG_RENAMED
+        others = [k for k in changed if k != "name"]
+        if others:
+            reason += f"; {', '.join(others)} differs from the spec"
     return [
         ops.UpdateTag(
-            reason=f"{', '.join(changed)} differs from the spec",
-            reason_code=R.SETTINGS_DIFFER,
+            reason=reason,
+            reason_code=code,
             tag_id=tag.id,
             name=want.name,
             before={k: before[k] for k in changed},
@@ -583,15 +665,18 @@ def _tag_counts(images: Iterable[LiveImage]) -> tuple[tuple[str, int], ...]:
 # --- training --------------------------------------------------------------------------------
 
 
-def _effective_training(
-    desired: Desired,
-    live: LiveState,
-    renamed_tags: dict[str, str],
-    types: dict[str, str],
-    used: set[str],
+def _effective_training(desired: Desired, live: LiveState) -> DesiredTraining | None:
+    """The training of the dataset the service will hold after the apply (`_training_set`;
+    `live` carries the tag names as they will be)."""
+    return _training_set(desired, live, *_tag_types(desired))[0]
+
+
+def _training_set(
+    desired: Desired, live: LiveState, types: dict[str, str], used: set[str]
 ) -> tuple[DesiredTraining | None, rules.TrainedSet | None]:
     """The training of the dataset the service will hold after the apply, and what it
-    trains on (for the training rules, cvspec.rules).
+    trains on (for the training rules, cvspec.rules). `live` carries the tag names as they
+    will be; `types` and `used` are `_tag_types(desired)`.
 
     The service trains the spec's tags (selectedTags) on every image that carries one of
     them: the spec's images, the images cvspec uploaded that the spec no longer lists but
@@ -603,7 +688,7 @@ def _effective_training(
     training = desired.training
     if training is None:
         return None, None
-    trained = rules.trained_set(types, used, _outside_images(desired, live, renamed_tags))
+    trained = rules.trained_set(types, used, _outside_images(desired, live))
     effective = replace(training, selected_tags=trained.selected)
     if trained.outside:
         name = dataset_iteration_name(
@@ -615,7 +700,7 @@ def _effective_training(
 
 
 def _outside_images(
-    desired: Desired, live: LiveState, renamed_tags: dict[str, str]
+    desired: Desired, live: LiveState
 ) -> Iterable[tuple[str, tuple[str, ...], str]]:
     """(key, tags, origin) of the images the project keeps after the apply that the spec
     does not list: kept managed images by hash key, unmanaged ones by image id."""
@@ -629,5 +714,116 @@ def _outside_images(
             continue
         else:
             key, origin = image.hash_key, rules.KEPT
-        tags = tuple(renamed_tags.get(t, t) for t in image.tags) if renamed_tags else image.tags
-        yield key, tags, origin
+        yield key, image.tags, origin
+
+
+def _follow_tag_renames(
+    desired: Desired,
+    live: LiveState,
+    deleted_tags: set[str],
+    renamed_tags: dict[str, str],
+    found: _Found,
+) -> LiveState:
+    """The live state the training and publishing comparisons see once this plan's tag
+    renames are done: tags and images carry the new names and, when a completed iteration
+    was trained on this very dataset under the old tag names, it is renamed to the new
+    dataset's name (RenameIteration, reason TAG_RENAMED). The data is the same, so it is not
+    trained again, and a publish name on it stays where it is.
+
+    The old name is the effective training name (`_effective_training`) of the dataset with
+    the new tag names mapped back: first the renames this plan makes, then every
+    `renamed_from` of the spec whose old name the project no longer has (the tag was renamed
+    by an apply interrupted before it renamed the iteration)."""
+    declared = {t.name: t.renamed_from for t in desired.tags if t.renamed_from}
+    if not renamed_tags and not declared:
+        return live
+    after = _with_tag_names(live, renamed_tags)
+    training = _effective_training(desired, after)
+    if training is None:
+        return after
+    target = training.iteration_name
+    if any(base_iteration_name(i.name) == target for i in after.iterations):
+        return after  # the new dataset's iteration exists: the usual comparison decides
+    # (an old name still in the project is another tag: its dataset is not this one)
+    live_names = {t.name.casefold() for t in after.tags}
+    gone = {new: old for new, old in declared.items() if old.casefold() not in live_names}
+    candidates = [{new: old for old, new in renamed_tags.items()}, gone]
+    for back in (c for c in candidates if c):
+        old = _effective_training(_named_back(desired, back), _with_tag_names(after, back))
+        assert old is not None
+        trained = [
+            i
+            for i in after.iterations
+            if i.status == "Completed"
+            and iteration_fingerprint(i.name) is not None
+            and base_iteration_name(i.name) == old.iteration_name
+        ]
+        if trained:
+            it = max(trained, key=lambda i: (i.created, i.id))
+            gates = failed_gates(it.name)
+            new_name = failed_iteration_name(target, gates) if gates else target
+            found.add(
+                ops.RenameIteration(
+                    reason="it was trained on the same images under the old tag names",
+                    reason_code=R.TAG_RENAMED,
+                    iteration_id=it.id,
+                    iteration_name=it.name,
+                    new_name=new_name,
+                )
+            )
+            iterations = tuple(
+                replace(i, name=new_name) if i.id == it.id else i for i in after.iterations
+            )
+            return replace(after, iterations=iterations)
+    return after
+
+
+def _with_tag_names(live: LiveState, names: dict[str, str]) -> LiveState:
+    """`live` with its tags renamed (old name -> new name), on its images too."""
+    if not names:
+        return live
+    return replace(
+        live,
+        tags=tuple(replace(t, name=names.get(t.name, t.name)) for t in live.tags),
+        images=tuple(_renamed(i, names) for i in live.images),
+    )
+
+
+def _named_back(desired: Desired, back: dict[str, str]) -> Desired:
+    """The desired state with tag names mapped back (new name -> old name): its tags, its
+    images' tags, and every tag name in the training settings the fingerprint covers."""
+    training = desired.training
+    images = tuple(
+        replace(i, tags=tuple(sorted(back.get(t, t) for t in i.tags))) for i in desired.images
+    )
+    if training is not None:
+        settings = json.dumps(
+            _tag_names_back(json.loads(training.settings_json), back, False), sort_keys=True
+        )
+        name = dataset_iteration_name(settings, [(i.hash_key, i.tags) for i in images])
+        training = replace(training, settings_json=settings, iteration_name=name)
+    return replace(
+        desired,
+        tags=tuple(replace(t, name=back.get(t.name, t.name)) for t in desired.tags),
+        images=images,
+        training=training,
+    )
+
+
+def _tag_names_back(value: Any, back: dict[str, str], in_tags: bool) -> Any:
+    """Map tag names (strings, and keys, under any key that mentions "tag") back; a list
+    sorted before stays sorted, as the fingerprint's lists are."""
+    if isinstance(value, dict):
+        return {
+            (back.get(k, k) if in_tags else k): _tag_names_back(v, back, in_tags or "tag" in k)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        items = [_tag_names_back(v, back, in_tags) for v in value]
+        try:
+            return sorted(items) if value == sorted(value) else items
+        except TypeError:
+            return items
+    if in_tags and isinstance(value, str):
+        return back.get(value, value)
+    return value

@@ -1,11 +1,18 @@
-"""Saved plans: `cvspec plan -out plan.json` writes one, `cvspec apply plan.json` and
-`cvspec show plan.json` read it back.
+"""Saved plans: `cvspec plan -out FILE` writes one, `cvspec apply FILE` and `cvspec show
+FILE` read it back. A plan file is recognised by its content, whatever its name (`plan.json`,
+`plan.out`, `tfplan`).
 
 A plan file is JSON: the plan's operations (each tagged with its class name), its drift,
 the spec it came from, and the fingerprint and summary of the live state it was made
 against, all covered by a sha256 checksum. Applying re-reads the live state and refuses a
 plan whose fingerprint no longer matches (`check_fresh`). Plan files hold no keys or
 endpoints: nothing from cvspec.service.Settings is ever written.
+
+Paths are portable (format 2): the spec is recorded relative to the current directory at
+plan time (`plan.spec_path`) and relative to the plan file's folder (`spec_from_plan`), and
+image paths relative to the spec's folder, so that a plan made in one checkout applies in
+another (a CI artifact downloaded in another job's folder). `saved_spec` finds the spec:
+relative to the current directory first, then relative to the plan file.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import types
 import typing
 from enum import Enum
@@ -25,18 +33,21 @@ from cvspec.live import LiveState, LiveSummary, fingerprint_live, summarize_live
 from cvspec.plan import Drift, Plan
 
 FILE_FORMAT = "cvspec-plan"
-FILE_VERSION = 1
+FILE_VERSION = 2  # 2: spec paths relative (to the current directory and to the plan file)
+_SNIFF = 4096  # bytes read to tell a plan file from a spec
 
 
 def save_plan(plan: Plan, path: Path) -> None:
     """Write `plan` to `path` (JSON, with a checksum)."""
     body = encode(plan)
+    spec_from_plan = _relative_to(plan.spec_path, path.parent) if plan.spec_path else ""
     doc = {
         "format": FILE_FORMAT,
         "format_version": FILE_VERSION,
         "cvspec_version": __version__,
-        "checksum": _checksum(body),
+        "checksum": _checksum([body, spec_from_plan]),
         "plan": body,
+        "spec_from_plan": spec_from_plan,
     }
     path.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
 
@@ -47,16 +58,9 @@ def load_plan(path: Path) -> Plan:
     Raises:
         PlanError: the file is missing, not a cvspec plan, of an unknown version, or altered.
     """
-    doc = _read_json(path)
-    if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT:
-        raise PlanError(f"{path}: not a cvspec plan file")
-    if doc.get("format_version") != FILE_VERSION:
-        raise PlanError(
-            f"{path}: plan file format {doc.get('format_version')!r} is not supported by "
-            f"cvspec {__version__} (expects {FILE_VERSION}); run `cvspec plan -out` again"
-        )
+    doc = _read_plan_doc(path)
     body = doc.get("plan")
-    if _checksum(body) != doc.get("checksum"):
+    if _checksum([body, doc.get("spec_from_plan")]) != doc.get("checksum"):
         raise PlanError(f"{path}: the plan file was altered after it was saved (checksum)")
     try:
         plan = decode(Plan, body)
@@ -64,6 +68,76 @@ def load_plan(path: Path) -> Plan:
         raise PlanError(f"{path}: the plan file is damaged: {exc}") from None
     assert isinstance(plan, Plan)
     return plan
+
+
+def _read_plan_doc(path: Path) -> dict[str, Any]:
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT:
+        raise PlanError(f"{path}: not a cvspec plan file")
+    if doc.get("format_version") != FILE_VERSION:
+        made_by = doc.get("cvspec_version")
+        raise PlanError(
+            f"{path}: plan file format {doc.get('format_version')!r}"
+            + (f" (written by cvspec {made_by})" if made_by else "")
+            + f" is not supported by cvspec {__version__} (expects {FILE_VERSION}); run "
+            "`cvspec plan -out` again"
+        )
+    return doc
+
+
+def is_plan_file(path: Path) -> bool:
+    """True when `path` holds a plan saved by `cvspec plan -out` (by content, not by name).
+
+    A spec never is one: YAML specs do not start with `{`, and a spec written as JSON has no
+    `"format": "cvspec-plan"`. A missing or unreadable file is not a plan (the spec's reader
+    then says what is wrong with it).
+    """
+    try:
+        with path.open("rb") as file:
+            head = file.read(_SNIFF)
+    except OSError:
+        return False
+    if not head.lstrip().startswith(b"{") or FILE_FORMAT.encode() not in head:
+        return False
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == FILE_FORMAT
+
+
+def saved_spec(path: Path, plan: Plan) -> Path:
+    """The spec a saved plan was made from: its recorded path relative to the current
+    directory, else relative to the plan file's folder (the file's recorded location).
+
+    Raises:
+        PlanError: the plan names no spec, or the spec is at neither place.
+    """
+    if not plan.spec_path:
+        raise PlanError(f"{path}: the plan does not say which spec it was made from")
+    from_cwd = Path(plan.spec_path)
+    if from_cwd.is_file():
+        return from_cwd
+    from_plan = _read_plan_doc(path).get("spec_from_plan")
+    if isinstance(from_plan, str) and from_plan:
+        beside = path.parent / from_plan
+        if beside.is_file():
+            return beside
+    where = f" nor at {path.parent / from_plan} (relative to the plan file)" if from_plan else ""
+    raise PlanError(
+        f"{path}: the spec the plan was made from is not at {plan.spec_path} (relative to "
+        f"the current directory){where}; apply from the checkout folder the plan was made in"
+    )
+
+
+def _relative_to(spec_path: str, folder: Path) -> str:
+    """`spec_path` (relative to the current directory) relative to `folder`."""
+    try:
+        return os.path.relpath(os.path.abspath(spec_path), os.path.abspath(folder)).replace(
+            os.sep, "/"
+        )
+    except ValueError:  # another drive
+        return os.path.abspath(spec_path)
 
 
 def check_fresh(plan: Plan, live: LiveState) -> None:
@@ -196,4 +270,14 @@ def _expect(kind: type[Any], data: Any) -> Any:
     return data
 
 
-__all__ = ["Drift", "LiveSummary", "check_fresh", "decode", "encode", "load_plan", "save_plan"]
+__all__ = [
+    "Drift",
+    "LiveSummary",
+    "check_fresh",
+    "decode",
+    "encode",
+    "is_plan_file",
+    "load_plan",
+    "save_plan",
+    "saved_spec",
+]

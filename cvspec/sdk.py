@@ -8,7 +8,12 @@ retries off, and from then on cvspec's policy is the only one:
 * every call waits for the endpoint's shared RateLimiter (the tier's calls per second);
 * 429 (honouring Retry-After, which also pauses every other caller), 408/5xx, timeouts and
   dropped connections are retried with exponential backoff and jitter;
-* any other refusal becomes a ServiceError carrying the service's error code.
+* any other refusal becomes a ServiceError carrying the service's error code;
+* an endpoint that has not answered yet and cannot be connected to (connection refused, host
+  name not found, connection timed out) is a configuration error, not a hiccup: after
+  UNREACHABLE_RETRIES quick retries it is one line, "cannot reach the Custom Vision endpoint
+  https://host: connection refused", within about a second. Once the endpoint has answered,
+  the same failures are transient and get the full retry budget.
 
 Retried POSTs may have reached the service before the connection dropped, so every caller of
 a non-idempotent operation must treat "already done" answers as success (see apply.py).
@@ -16,13 +21,17 @@ a non-idempotent operation must treat "already done" answers as success (see app
 
 from __future__ import annotations
 
+import http.client
 import random
+import socket
+import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -35,6 +44,7 @@ from cvspec.ratelimit import DEFAULT_RATE, RateLimiter
 T = TypeVar("T")
 
 RETRIES = 8
+UNREACHABLE_RETRIES = 2  # before the endpoint ever answered: a wrong endpoint fails fast
 BACKOFF_BASE = 0.25  # seconds before the first retry without Retry-After
 BACKOFF_MAX = 8.0
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -86,6 +96,7 @@ class Policy:
     retries: int = RETRIES
     stats: CallStats = field(default_factory=CallStats)
     on_retry: Callable[[RetryNotice], None] | None = None
+    reached: bool = False  # the endpoint has answered (anything) at least once
 
 
 _policies: dict[str, Policy] = {}
@@ -126,7 +137,8 @@ def configure(
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call an SDK operation under its endpoint's rate limit, retrying transient failures."""
     client = getattr(fn, "__self__", None)
-    policy = policy_for(_endpoint(client), _kind(client))
+    endpoint = _endpoint(client)
+    policy = policy_for(endpoint, _kind(client))
     _disable_sdk_retries(client)
     operation = getattr(fn, "__name__", "call")
     streams = _rewindable(args, kwargs)
@@ -134,9 +146,12 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         policy.limiter.acquire()
         policy.stats.count(operation)
         try:
-            return fn(*args, **kwargs)
+            answer = fn(*args, **kwargs)
         except Exception as exc:  # classified by _retryable: retried or raised
-            delay, reason = _retryable(exc, attempt, policy)
+            delay, reason = _retryable(exc, attempt, policy, endpoint)
+        else:
+            policy.reached = True
+            return answer
         policy.stats.retried(reason)
         if policy.on_retry is not None:
             policy.on_retry(RetryNotice(operation, attempt + 1, reason, delay))
@@ -146,10 +161,13 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     raise AssertionError("unreachable")
 
 
-def _retryable(exc: Exception, attempt: int, policy: Policy) -> tuple[float, str]:
+def _retryable(
+    exc: Exception, attempt: int, policy: Policy, endpoint: str = ""
+) -> tuple[float, str]:
     """(delay, reason) for a failure worth retrying; raise ServiceError for any other."""
     last = attempt == policy.retries
     if isinstance(exc, CustomVisionErrorException | HttpOperationError):
+        policy.reached = True
         status = _status(exc)
         if status not in TRANSIENT_STATUS or last:
             raise _service_error(exc, status) from None
@@ -159,10 +177,79 @@ def _retryable(exc: Exception, attempt: int, policy: Policy) -> tuple[float, str
             raise ServiceError(f"unreadable answer from the service: {_reason(exc)}") from None
         return _backoff(attempt), "truncated"
     if isinstance(exc, _TRANSPORT_ERRORS):
-        if last:
-            raise ServiceError(f"cannot reach the service: {_reason(exc)}") from None
+        why = unreachable_reason(exc)
+        if last or (why and not policy.reached and attempt >= UNREACHABLE_RETRIES):
+            where = _origin(endpoint)
+            raise ServiceError(
+                f"cannot reach the Custom Vision endpoint{' ' + where if where else ''}: "
+                f"{why or transport_reason(exc)}"
+            ) from None
         return _backoff(attempt), "connection"
     raise exc
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why no connection could be made, in a few words ("connection refused", "host name
+    not found"), or None when the failure came after connecting (or is not recognised)."""
+    for cause in _causes(exc):
+        if isinstance(cause, urllib3.exceptions.NameResolutionError | socket.gaierror):
+            return "host name not found (DNS)"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+    for cause in _causes(exc):
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return _first_line(str(cause).rpartition(": ")[2]) or "cannot connect"
+        if isinstance(cause, urllib3.exceptions.ConnectTimeoutError | socket.timeout):
+            return "connection timed out"
+    return None
+
+
+_DROPPED = (
+    ConnectionResetError,
+    http.client.RemoteDisconnected,
+    http.client.IncompleteRead,
+    urllib3.exceptions.ProtocolError,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+def transport_reason(exc: BaseException) -> str:
+    """A transport failure in a few words, not urllib3's repr of its connection pool."""
+    why = unreachable_reason(exc)
+    if why:
+        return why
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError | requests.exceptions.SSLError):
+            return "TLS/SSL error"
+        if isinstance(cause, urllib3.exceptions.ReadTimeoutError | requests.exceptions.ReadTimeout):
+            return "no answer in time (read timed out)"
+        if isinstance(cause, _DROPPED):
+            return "the connection was dropped"
+    return _reason(exc)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception behind it (msrest, requests and urllib3 wrap each other)."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        stack += [getattr(item, "inner_exception", None), getattr(item, "reason", None)]
+        stack += [item.__cause__, item.__context__, *item.args]
+
+
+def _origin(endpoint: str) -> str:
+    """`https://host[:port]` of an endpoint URL (no path, nothing secret)."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else endpoint
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip(" )\"'") if text.strip() else ""
 
 
 def _kind(client: Any) -> str:
@@ -229,6 +316,6 @@ def _service_error(exc: HttpOperationError, status: int | None) -> ServiceError:
     return ServiceError(f"{code}: {message}" if code else message, code=code, status=status)
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     text = str(exc)
     return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -366,6 +366,21 @@ CASES: list[tuple[str, Desired, LiveState, list[Step]]] = [
         [*RETRAIN, ("DeleteIteration", R.RETENTION)],
     ),
     ("no training asked", desired(training=None, publish=None), live(iterations=()), []),
+    (
+        "tag renamed (renamed_from): one update, the iteration renamed, no training",
+        desired(
+            tags=(DesiredTag("b", "", "Regular"), DesiredTag("c", "", "Regular", "a")),
+            images=(image(1, "c"), image(2, "b")),
+            training=replace(
+                TRAINING,
+                iteration_name=dataset_iteration_name(
+                    "{}", [(_sha(1)[:16], ("c",)), (_sha(2)[:16], ("b",))]
+                ),
+            ),
+        ),
+        live(),
+        [("UpdateTag", R.TAG_RENAMED), ("RenameIteration", R.TAG_RENAMED)],
+    ),
 ]
 
 

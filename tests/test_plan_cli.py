@@ -140,7 +140,7 @@ def test_classification_change_is_a_replacement_and_protect_refuses_it(
     spec = spec_for(tmp_path, "plan-replace")
     assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
     multilabel = spec_for(tmp_path / "m", "plan-replace", {"multiclass": "multilabel"})
-    planned = cli(env, "plan", multilabel, "--detailed-exitcode")
+    planned = cli(env, "plan", multilabel, "--detailed-exitcode", "--replace")
     assert planned.exit_code == 2, planned.output
     assert "-/+ project.plan-replace" in planned.output
     assert (
@@ -153,7 +153,7 @@ def test_classification_change_is_a_replacement_and_protect_refuses_it(
         "plan-replace",
         {"multiclass": "multilabel", "tags:": "protect: true\ntags:"},
     )
-    refused = cli(env, "plan", protected, "--detailed-exitcode")
+    refused = cli(env, "plan", protected, "--detailed-exitcode", "--replace")
     assert refused.exit_code == 1
     assert "is protected (protect: true); refusing to replace it" in refused.output
 

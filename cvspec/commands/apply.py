@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import SPEC, make_plan, session, state_dir
+from cvspec.commands.common import REPLACE, SPEC, make_plan, session, state_dir
 from cvspec.errors import CvspecError
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ NO_COLOR = click.option(
 @click.command()
 @click.argument("target", metavar="SPEC|PLANFILE", type=click.Path(path_type=Path, dir_okay=False))
 @AUTO_APPROVE
+@REPLACE
 @JSON
 @PARALLELISM
 @RATE
@@ -53,6 +54,7 @@ NO_COLOR = click.option(
 def apply(
     target: Path,
     auto_approve: bool,
+    replace: bool,
     as_json: bool,
     parallelism: int,
     rate: float | None,
@@ -60,21 +62,26 @@ def apply(
 ) -> None:
     """Bring the service to the state the spec describes.
 
-    Given a plan file saved by `cvspec plan -out`, apply exactly that plan, after checking
-    that the live state has not changed since (no confirmation is asked).
+    Given a plan file saved by `cvspec plan -out` (recognised by its content, whatever its
+    name), apply exactly that plan, after checking that the live state has not changed since
+    (no confirmation is asked; a replacement it holds was allowed with `plan --replace`).
     """
-    if as_json and not auto_approve and not _is_plan_file(target):
+    from cvspec.planfile import is_plan_file
+
+    saved = is_plan_file(target)
+    if as_json and not auto_approve and not saved:
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
     with _interruptible():
-        if _is_plan_file(target):
+        if saved:
             _apply_saved(target, as_json, parallelism, rate, no_color)
         else:
-            _apply_spec(target, auto_approve, as_json, parallelism, rate, no_color)
+            _apply_spec(target, auto_approve, replace, as_json, parallelism, rate, no_color)
 
 
 def _apply_spec(
     target: Path,
     auto_approve: bool,
+    replace: bool,
     as_json: bool,
     parallelism: int,
     rate: float | None,
@@ -82,7 +89,7 @@ def _apply_spec(
 ) -> None:
     with session(target) as (validated, service):
         reporter = _reporter(service, as_json, rate)
-        result = make_plan(validated, service)
+        result = make_plan(validated, service, replace=replace)
         _show_plan(result, reporter, _where(service, target), no_color)
         if result.is_empty():
             return
@@ -91,23 +98,18 @@ def _apply_spec(
         _run(result, service, validated.base_dir, reporter, parallelism)
 
 
-def _is_plan_file(path: Path) -> bool:
-    return path.suffix.lower() == ".json"
-
-
 def _apply_saved(
     path: Path, as_json: bool, parallelism: int, rate: float | None, no_color: bool = False
 ) -> None:
     from cvspec.live import read_live
-    from cvspec.planfile import check_fresh, load_plan
+    from cvspec.planfile import check_fresh, load_plan, saved_spec
 
     saved = load_plan(path)
-    if not saved.spec_path:
-        raise CvspecError(f"{path}: the plan does not say which spec it was made from")
-    with session(Path(saved.spec_path)) as (validated, service):
+    spec = saved_spec(path, saved)
+    with session(spec) as (validated, service):
         reporter = _reporter(service, as_json, rate)
         check_fresh(saved, read_live(service, saved.project_name))
-        _show_plan(saved, reporter, _where(service, Path(saved.spec_path)), no_color)
+        _show_plan(saved, reporter, _where(service, spec), no_color)
         if saved.is_empty():
             return
         _run(saved, service, validated.base_dir, reporter, parallelism)

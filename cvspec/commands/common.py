@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,14 +35,37 @@ def session(spec_path: Path) -> Iterator[tuple[ValidatedSpec, Service]]:
         yield validated, service
 
 
-def make_plan(validated: ValidatedSpec, service: Service) -> Plan:
-    """Read the live state and diff the spec against it."""
+REPLACE = click.option(
+    "--replace",
+    is_flag=True,
+    help="Allow replacing the project (a changed classification or domain type deletes it, "
+    "with its images, iterations and published names, and creates it again).",
+)
+
+
+def make_plan(validated: ValidatedSpec, service: Service, *, replace: bool = False) -> Plan:
+    """Read the live state and diff the spec against it.
+
+    Raises:
+        PlanError: the plan replaces the project and `replace` (--replace) is not given.
+    """
     from cvspec.desired import desired_state
-    from cvspec.diff import diff
+    from cvspec.diff import check_replace_consent, diff
     from cvspec.live import read_live
 
     desired = desired_state(validated, service.prediction_resource_id)
     result = diff(desired, read_live(service, desired.project_name))
+    check_replace_consent(result, replace)
     return dataclasses.replace(
-        result, target=service.target, spec_path=str(validated.path.resolve())
+        result, target=service.target, spec_path=spec_location(validated.path)
     )
+
+
+def spec_location(path: Path) -> str:
+    """The spec's path as a plan records it: relative to the current directory, so that a
+    saved plan applies from another checkout of the same tree (a CI artifact)."""
+    absolute = os.path.abspath(path)
+    try:
+        return os.path.relpath(absolute, os.getcwd()).replace(os.sep, "/")
+    except (OSError, ValueError):  # no current directory, or another drive
+        return absolute

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import SPEC, make_plan, session, state_dir
+from cvspec.commands.common import REPLACE, SPEC, make_plan, session, spec_location, state_dir
 
 if TYPE_CHECKING:
     from cvspec.plan import Plan
@@ -50,6 +50,7 @@ NO_COLOR = click.option(
 @click.option(
     "--destroy", is_flag=True, help="Plan the project's destruction (what `cvspec destroy` does)."
 )
+@REPLACE
 @FORMAT
 @VERBOSE
 @NO_COLOR
@@ -58,6 +59,7 @@ def plan(
     detailed_exitcode: bool,
     out: Path | None,
     destroy: bool,
+    replace: bool,
     fmt: str,
     verbose: bool,
     no_color: bool,
@@ -70,9 +72,12 @@ def plan(
     """
     with session(spec) as (validated, service):
         _unthrottle_emulator(service)
-        result = _destroy_plan(validated, service) if destroy else make_plan(validated, service)
+        if destroy:
+            result = _destroy_plan(validated, service)
+        else:
+            result = make_plan(validated, service, replace=replace)
     result = dataclasses.replace(
-        result, target=service.target, spec_path=str(validated.path.resolve())
+        result, target=service.target, spec_path=spec_location(validated.path)
     )
     if out is not None:
         from cvspec.planfile import save_plan

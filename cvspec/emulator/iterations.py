@@ -337,8 +337,13 @@ class IterationsMixin(BackendCore):
         return row
 
     def _iteration_tags(self, iteration_id: str) -> list[sqlite3.Row]:
+        """The iteration's tags; one renamed since training has its current name (the model
+        knows tag ids), as predictions do."""
         return self.store.all(
-            "SELECT * FROM iteration_tags WHERE iteration_id = ? ORDER BY rowid", (iteration_id,)
+            "SELECT it.iteration_id, it.tag_id, COALESCE(t.name, it.name) AS name, "
+            "it.description, it.type, it.image_count FROM iteration_tags it "
+            "LEFT JOIN tags t ON t.id = it.tag_id WHERE it.iteration_id = ? ORDER BY it.rowid",
+            (iteration_id,),
         )
 
     def _iteration_truth(self, iteration_id: str) -> dict[str, frozenset[str]]:

@@ -76,10 +76,13 @@ class PredictionsMixin(BackendCore):
         except ImageProblem as problem:
             raise problem.as_error() from None
         probabilities = learning.predict(self._model(iteration), self.features.compute(data))
+        # A tag renamed since training answers by its current name (the model knows tag ids).
         tags = {
             r["tag_id"]: (r["name"], r["type"])
             for r in self.store.all(
-                "SELECT tag_id, name, type FROM iteration_tags WHERE iteration_id = ?",
+                "SELECT it.tag_id, COALESCE(t.name, it.name) AS name, it.type "
+                "FROM iteration_tags it LEFT JOIN tags t ON t.id = it.tag_id "
+                "WHERE it.iteration_id = ?",
                 (iteration["id"],),
             )
         }

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cvspec.spec.images import Resolution, ResolvedImage
-from cvspec.spec.model import Spec
+from cvspec.spec.model import GatesSpec, Spec
 from cvspec.spec.problems import Locator
 from cvspec.spec.yamldoc import Loc
 
@@ -33,7 +33,9 @@ def check_spec(spec: Spec) -> list[Problem]:
         _duplicate_tags(spec)
         + _negative_tags(spec)
         + _source_tags(spec)
+        + _renames(spec)
         + _gates(spec)
+        + _needs_training(spec)
         + _tag_limit(spec)
     )
 
@@ -42,7 +44,7 @@ def check_images(spec: Spec, resolution: Resolution, locator: Locator) -> list[s
     """Checks of the resolved images against the spec; one formatted line per problem."""
     spec_problems = _undeclared_tags(spec, resolution) + _image_limit(spec, resolution)
     if spec.training is not None:
-        spec_problems += _training_data(spec, resolution.images)
+        spec_problems += _training_data(spec, resolution.images, resolution.refused_tags)
     lines = [locator.problem(loc, message) for loc, message in spec_problems]
     return lines + _per_image(spec, resolution.images)
 
@@ -76,6 +78,50 @@ def _source_tags(spec: Spec) -> list[Problem]:
         for j, name in enumerate(source.tags)
         if name not in declared
     ]
+
+
+def _renames(spec: Spec) -> list[Problem]:
+    """`renamed_from` names a tag that is gone: not another tag of the spec, nor the old name
+    of two tags."""
+    names = {tag.name.casefold(): index for index, tag in enumerate(spec.tags)}
+    first: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, tag in enumerate(spec.tags):
+        old = tag.renamed_from
+        if old is None:
+            continue
+        loc = ("tags", index, "renamed_from")
+        other = names.get(old.casefold())
+        if old == tag.name:
+            problems.append((loc, f"tag {tag.name!r} cannot be renamed from its own name"))
+        elif other is not None and other != index:
+            message = (
+                f"{old!r} is another tag of the spec (tags[{other}]); renamed_from names a tag "
+                "the spec no longer has"
+            )
+            problems.append((loc, message))
+        earlier = first.setdefault(old.casefold(), index)
+        if earlier != index:
+            message = (
+                f"tags[{earlier}] is renamed from {spec.tags[earlier].renamed_from!r} already; "
+                "two tags cannot be renamed from the same tag"
+            )
+            problems.append((loc, message))
+    return problems
+
+
+def _needs_training(spec: Spec) -> list[Problem]:
+    """`training: null` never trains: there is nothing to publish or to gate."""
+    if spec.training is not None:
+        return []
+    problems: list[Problem] = []
+    if spec.publish is not None:
+        message = "needs training: with training: null no iteration is trained to publish"
+        problems.append((("publish",), message))
+    if spec.gates != GatesSpec():  # `gates: {}` (or its defaults spelled out) asks nothing
+        message = "needs training: with training: null no iteration is trained to check"
+        problems.append((("gates",), message))
+    return problems
 
 
 def _gates(spec: Spec) -> list[Problem]:
@@ -124,16 +170,22 @@ def _not_declared(name: str, declared: set[str]) -> str:
     return f"tag {name!r} is not in tags{hint}"
 
 
-def _training_data(spec: Spec, images: tuple[ResolvedImage, ...]) -> list[Problem]:
+def _training_data(
+    spec: Spec, images: tuple[ResolvedImage, ...], refused: set[str]
+) -> list[Problem]:
+    """Images per tag and tags with images; a tag some of whose files were refused (for
+    leaving the spec's directory, reported already) is not counted short again."""
     counts = Counter(tag for image in images for tag in image.tags)
     problems: list[Problem] = []
     for index, tag in enumerate(spec.tags):
         count = counts.get(tag.name, 0)
+        if tag.name in refused:
+            continue
         if count < MIN_IMAGES_PER_TAG and (count or tag.type == "regular"):
             noun = "image" if count == 1 else "images"
             message = f"tag {tag.name!r} has {count} {noun}; training needs at least 5 per tag"
             problems.append((("tags", index, "name"), message))
-    used = [tag.name for tag in spec.tags if counts.get(tag.name)]
+    used = [tag.name for tag in spec.tags if counts.get(tag.name) or tag.name in refused]
     if len(used) < MIN_TAGS_TO_TRAIN:
         message = f"training needs at least 2 tags with images, found {len(used)}"
         problems.append((("training",), message))

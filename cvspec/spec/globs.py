@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]+)$")
+
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A regex for a glob: `**` spans directories, `*` and `?` do not, `{tag}` is captured."""
@@ -39,3 +41,14 @@ def check_glob(pattern: str) -> str:
     except re.error as exc:
         raise ValueError(f"invalid glob {pattern!r}: {exc.msg}") from None
     return pattern
+
+
+def any_case_extension(pattern: str) -> str:
+    """`pattern` with its file extension matched in any case: `*.jpg` -> `*.[jJ][pP][gG]`,
+    so that `IMG_1234.JPG` and `a.Png` match (cameras and Windows write upper-case ones).
+    Only a literal extension at the end of the last path part changes."""
+    match = _EXTENSION.search(pattern)
+    if match is None or "/" in match.group(1):
+        return pattern
+    either = "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in match.group(1))
+    return pattern[: match.start(1)] + either

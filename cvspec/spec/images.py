@@ -46,6 +46,8 @@ class Resolution:
     images: tuple[ResolvedImage, ...] = ()
     tag_sources: dict[str, list[int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    refused_tags: set[str] = field(default_factory=set)
+    """Tags of files refused for leaving the spec's directory (reported already)."""
 
 
 def resolve_images(spec: Spec, base_dir: Path) -> list[ResolvedImage]:
@@ -73,7 +75,9 @@ def resolve_sources(
     merger = _Merger(multiclass=spec.project.classification == "multiclass")
     for candidate in expansion.candidates:
         merger.add(candidate, facts)
-    return Resolution(merger.images(), merger.tag_sources, problems + merger.problems)
+    return Resolution(
+        merger.images(), merger.tag_sources, problems + merger.problems, expansion.refused_tags
+    )
 
 
 def _file_problems(keys: dict[str, FileKey], facts: dict[str, FileFacts]) -> list[str]:

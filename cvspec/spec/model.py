@@ -72,11 +72,16 @@ class TagSpec(_Model):
     """Free text shown in the portal."""
     type: Literal["regular", "negative"] = "regular"
     """A negative tag marks images that match none of the other tags; it stands alone."""
+    renamed_from: str | None = Field(default=None, min_length=1, max_length=256)
+    """The name this tag had (like Terraform's `moved`): when the project has a tag of that
+    name and none of this one, it is renamed in place (one update; its images keep it, and
+    the iteration trained on it is renamed too, without training again). Harmless once
+    applied."""
 
-    @field_validator("name")
+    @field_validator("name", "renamed_from")
     @classmethod
-    def _trimmed(cls, value: str) -> str:
-        if value != value.strip():
+    def _trimmed(cls, value: str | None) -> str | None:
+        if value is not None and value != value.strip():
             raise ValueError(f"tag name {value!r} has leading or trailing spaces")
         return value
 

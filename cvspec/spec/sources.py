@@ -11,11 +11,12 @@ import glob
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from cvspec.spec.globs import glob_regex
+from cvspec.spec.globs import any_case_extension, glob_regex
 from cvspec.spec.hashcache import FileKey
 from cvspec.spec.manifests import ManifestRow, read_manifest
 from cvspec.spec.model import ImageSourceSpec, Spec
@@ -41,6 +42,8 @@ class Expansion:
 
     candidates: list[Candidate] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    refused_tags: set[str] = field(default_factory=set)
+    """Tags of files refused for leaving the spec's directory: their counts mean nothing."""
 
 
 class _Context:
@@ -51,9 +54,44 @@ class _Context:
         self.real_base = os.path.realpath(self.base)
         self.allow_outside = spec.allow_outside
         self.locator = locator
-        self.global_exclude = [glob_regex(p) for p in spec.exclude]
+        self.global_exclude = [glob_regex(any_case_extension(p)) for p in spec.exclude]
         self.out = Expansion()
         self._real_dirs: dict[str, str] = {}
+        self.refused = 0  # files refused for leaving the spec's directory
+        self._reported_folders: set[str] = set()
+
+    def refuse_outside(self, path: str, real: str, problem: Callable[[str], None]) -> None:
+        """Report a file that leads outside: once for the symlinked folder it is in, or
+        for the file itself."""
+        self.refused += 1
+        folder = self._outside_folder(path)
+        if folder is None:
+            problem(
+                f"leads outside the spec's directory (to {display_path(real)}); {_OUTSIDE_HINT}"
+            )
+            return
+        if folder not in self._reported_folders:
+            self._reported_folders.add(folder)
+            target = display_path(os.path.realpath(folder))
+            self.out.problems.append(
+                file_problem(
+                    folder,
+                    f"symlinked folder leads outside the spec's directory (to {target}); "
+                    + _OUTSIDE_HINT,
+                )
+            )
+
+    def _outside_folder(self, path: str) -> str | None:
+        """The first folder on the way from the spec's directory to `path` that is a
+        symlink leading outside it, if any."""
+        if not path.startswith(self.base + os.sep):
+            return None
+        folder = self.base
+        for part in path[len(self.base) + 1 :].split(os.sep)[:-1]:
+            folder = folder + os.sep + part
+            if os.path.islink(folder) and not self.inside(os.path.realpath(folder) + os.sep):
+                return folder
+        return None
 
     def real_path(self, path: str, is_link: bool) -> str:
         if is_link:
@@ -90,23 +128,27 @@ def _expand_glob(context: _Context, index: int, source: ImageSourceSpec, pattern
     if not context.allow_outside and _leaves(pattern):
         context.spec_problem(loc, f"{pattern!r} leaves the spec's directory; {_OUTSIDE_HINT}")
         return
+    written, pattern = pattern, any_case_extension(pattern)  # IMG_1234.JPG matches *.jpg
     regex = glob_regex(pattern)
-    exclude = context.global_exclude + [glob_regex(p) for p in source.exclude]
+    exclude = context.global_exclude + [glob_regex(any_case_extension(p)) for p in source.exclude]
     tags_of = _TagSets(source.tags)
-    found = 0
+    found, refused = 0, context.refused
     root = "" if os.path.isabs(pattern) else context.base
     for path in sorted(glob.glob(_glob_of(root, pattern), recursive=True)):
         relative = path[len(root) + 1 :] if root else path
         match = regex.fullmatch(relative)
         if match is None or (exclude and _excluded(relative, exclude)):
             continue
+        before = context.refused
         key = _file_key(context, path)
+        tags = tags_of.get(match.groupdict().get("tag"))
         if key is not None:
-            tags = tags_of.get(match.groupdict().get("tag"))
             context.out.candidates.append(Candidate(index, tags, file=key))
             found += 1
-    if not found:
-        context.spec_problem(loc, f"{pattern!r} matches no files")
+        elif context.refused > before:
+            context.out.refused_tags.update(tags)
+    if not found and context.refused == refused:  # (refused files were reported already)
+        context.spec_problem(loc, f"{written!r} matches no files")
 
 
 class _TagSets:
@@ -139,7 +181,7 @@ def _expand_manifest(context: _Context, index: int, source: ImageSourceSpec, nam
         context.spec_problem(loc, f"cannot read manifest {name!r}: {_reason(exc)}")
         return
     context.out.problems.extend(problems)
-    exclude = context.global_exclude + [glob_regex(p) for p in source.exclude]
+    exclude = context.global_exclude + [glob_regex(any_case_extension(p)) for p in source.exclude]
     for row in rows:
         _add_manifest_row(context, index, source, path, row, exclude)
     if not rows and not problems:
@@ -158,10 +200,13 @@ def _add_manifest_row(
     relative = os.path.relpath(path, context.base)
     if _excluded(relative, exclude):
         return
+    before = context.refused
     key = _file_key(context, path, manifest=(manifest, row))
+    tags = tuple(sorted({*source.tags, *row.tags}))
     if key is not None:
-        tags = tuple(sorted({*source.tags, *row.tags}))
         context.out.candidates.append(Candidate(index, tags, file=key))
+    elif context.refused > before:
+        context.out.refused_tags.update(tags)
 
 
 def _file_key(
@@ -190,7 +235,7 @@ def _file_key(
         return None
     real = context.real_path(path, is_link)
     if not context.inside(real):
-        problem(f"leads outside the spec's directory (to {display_path(real)}); {_OUTSIDE_HINT}")
+        context.refuse_outside(path, real, problem)
         return None
     return FileKey(path, info.st_size, info.st_mtime_ns)
 

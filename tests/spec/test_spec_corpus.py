@@ -48,6 +48,21 @@ def _symlink_escape(root: Path) -> None:
     (root / "images/cat/5.png").symlink_to(outside)
 
 
+def _symlink_folder_escape(root: Path) -> None:
+    """images/cat is a symlink to a folder of 6 images outside the project."""
+    outside = root.parent / "outside-cats"
+    for index in range(6):
+        write_image(outside / f"{index}.png")
+    shutil.rmtree(root / "images" / "cat")
+    (root / "images" / "cat").symlink_to(outside)
+
+
+def _upper_case_extensions(root: Path) -> None:
+    """images/cat holds IMG_1.JPG, IMG_2.Jpg and a .PNG beside the 0-4.png files."""
+    for name, fmt in (("IMG_1.JPG", "JPEG"), ("IMG_2.Jpg", "JPEG"), ("IMG_3.PNG", "PNG")):
+        write_image(root / "images" / "cat" / name, fmt=fmt)
+
+
 def _three_birds(root: Path) -> None:
     for index in range(3):
         write_image(root / "images" / "bird" / f"{index}.png")
@@ -85,6 +100,8 @@ _BAD_JSONL = (
 
 SETUPS: dict[str, Callable[[Path], None]] = {
     "symlink-escape": _symlink_escape,
+    "symlink-folder-escape": _symlink_folder_escape,
+    "upper-case-extensions": _upper_case_extensions,
     "zero-byte": _write("images/cat/5.png", b""),
     "not-image": _write("images/cat/5.jpg", b"hello, not a JPEG\n"),
     "truncated-jpeg": _write("images/cat/5.jpg", _noise_jpeg()[:-500]),

@@ -73,6 +73,7 @@ def specs(draw: st.DrawFn) -> Spec:
     """Any valid spec (structurally: image files are not created)."""
     tags = draw(_tags())
     names = [tag["name"] for tag in tags]
+    training = draw(_training())
     publish = draw(
         st.one_of(
             st.none(),
@@ -84,6 +85,8 @@ def specs(draw: st.DrawFn) -> Spec:
                 }
             ),
         )
+        if training is not None
+        else st.none()  # publish and gates need training
     )
     gate = st.fixed_dictionaries({"min_precision": _UNIT, "min_ap": st.one_of(st.none(), _UNIT)})
     gates = {
@@ -92,6 +95,8 @@ def specs(draw: st.DrawFn) -> Spec:
         "per_tag": draw(st.dictionaries(st.sampled_from(names), gate) if names else st.just({})),
         "no_regression": publish is not None and draw(st.booleans()),
     }
+    if training is None:
+        gates = {}
     data = {
         "version": 1,
         "tier": draw(st.sampled_from(["S0", "F0"])),
@@ -105,7 +110,7 @@ def specs(draw: st.DrawFn) -> Spec:
         "images": draw(st.lists(_source(names), max_size=4)),
         "exclude": draw(st.lists(st.sampled_from(["**/*.tmp", "old/*"]), max_size=2)),
         "allow_outside": draw(st.booleans()),
-        "training": draw(_training()),
+        "training": training,
         "gates": gates,
         "publish": publish,
         "prune": {"tags": draw(st.booleans()), "images": draw(st.booleans())},
