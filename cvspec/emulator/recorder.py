@@ -138,18 +138,26 @@ class RecorderMiddleware:
 
         status = [0]
         answer: list[bytes] = []
+        recorded = [False]
+
+        def record() -> None:
+            if not recorded[0]:
+                recorded[0] = True
+                self._record(scope, body, status[0], b"".join(answer))
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
             elif message["type"] == "http.response.body":
                 answer.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    record()  # before the client has its answer: the log is never behind
             await send(message)
 
         try:
             await self.app(scope, replay, capture)
         finally:
-            self._record(scope, body, status[0], b"".join(answer))
+            record()
 
     def _record(self, scope: Scope, body: bytes, status: int, answer: bytes) -> None:
         operation, params = self._operation(scope)
