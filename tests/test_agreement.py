@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 import yaml
 from azure.cognitiveservices.vision.customvision.training import models as m
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from cvspec import ops
 from cvspec.emulator.faults import FaultConfig
 from cvspec.emulator.server import EmulatorServer
+from cvspec.errors import ServiceError
 from cvspec.sdk import call
 from cvspec.service import Service, Settings, make_service
 from tests.agreement import Step, plan_and_apply, read_world
@@ -58,11 +59,13 @@ class Recorded:
         root: Path,
         faults: FaultConfig | None = None,
         publish_extra: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
     ) -> Step:
         spec = model.write(root)
-        if publish_extra:  # settings SpecModel does not write (prediction_resource)
+        if publish_extra or training:  # settings SpecModel does not write
             doc = yaml.safe_load(spec.read_text())
-            doc["publish"].update(publish_extra)
+            doc["publish"].update(publish_extra or {})
+            doc["training"] = training or doc["training"]
             spec.write_text(yaml.safe_dump(doc, sort_keys=False))
         return plan_and_apply(self.server, self.service, spec, self.env(), faults)
 
@@ -249,6 +252,22 @@ def test_retention_waits_for_a_published_iteration(emu: Recorded, tmp_path: Path
     assert set(before) <= set(step.after.iterations)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by the agreement harness: a change of training settings the service does not "
+    "count (advanced budget_hours) plans a new iteration; TrainProject answers "
+    "TrainingNotNeeded and apply renames the published iteration (an UpdateIteration the plan "
+    "does not show) and silently skips the planned Unpublish",
+)
+def test_training_not_needed_does_not_rename_an_iteration_unannounced(
+    emu: Recorded, tmp_path: Path
+) -> None:
+    model = _model("agree-budget")
+    _agrees(emu.step(model, tmp_path, training={"type": "advanced", "budget_hours": 1}))
+    step = emu.step(model, tmp_path, training={"type": "advanced", "budget_hours": 2})
+    _agrees(step)
+
+
 # --- the property: any sequence of edits, faults and gate failures ---------------------------
 
 TAGS = ("red", "blue", "green")
@@ -261,6 +280,8 @@ SPEC_EDITS = (
     "publish_name",
     "gates_fail",
     "gates_pass",
+    "describe",
+    "budget",
     "keep",
 )
 SDK_EDITS = (
@@ -270,6 +291,7 @@ SDK_EDITS = (
     "unpublish",
     "delete_iteration",
     "publish_other",
+    "upload_spec_image",
 )
 FAULT_RATES = (0.0, 0.0, 0.15, 0.3)
 
@@ -281,6 +303,8 @@ def _trainable(model: SpecModel) -> bool:
 
 
 def _spec_edit(model: SpecModel, kind: str, a: int, b: int) -> None:
+    """One edit of the spec; edits that do not fit the current spec do nothing. The training
+    settings SpecModel does not hold live in `model.training_settings` (see _write_training)."""
     tag = TAGS[a % len(TAGS)]
     placed = {s: t for t, seeds in model.images.items() for s in seeds}
     seed = 100 + b % 60
@@ -307,6 +331,19 @@ def _spec_edit(model: SpecModel, kind: str, a: int, b: int) -> None:
         model.gates = dict(FAILING_GATES)
     elif kind == "gates_pass":
         model.gates = {}
+    elif kind == "describe" and tag in model.tags:
+        model.tags[tag] = f"described {b}"
+        model.description = f"edited {a}"
+    elif kind == "budget":  # advanced training; its budget is not part of the service's dataset
+        budget = _training_of(model).get("budget_hours", 0)
+        _TRAINING[model.name] = {"type": "advanced", "budget_hours": 1 + budget % 2}
+
+
+_TRAINING: dict[str, dict[str, Any]] = {}  # project name -> training settings (SpecModel: bool)
+
+
+def _training_of(model: SpecModel) -> dict[str, Any]:
+    return _TRAINING.get(model.name, {"type": "regular"})
 
 
 def _sdk_edit(emu: Recorded, model: SpecModel, kind: str, n: int) -> None:
@@ -326,7 +363,7 @@ def _sdk_edit(emu: Recorded, model: SpecModel, kind: str, n: int) -> None:
     elif kind == "upload_tagged" and world.tags:
         tag_id = sorted(world.tags)[n % len(world.tags)]
         entry = m.ImageFileCreateEntry(name="portal.png", contents=png(9000 + n), tag_ids=[tag_id])
-        call(client.create_images_from_files, pid, m.ImageFileCreateBatch(images=[entry]))
+        _portal_upload(emu, pid, entry)
     elif kind == "unpublish" and published:
         call(client.unpublish_iteration, pid, published[0].id)
     elif kind == "delete_iteration" and completed:
@@ -334,12 +371,28 @@ def _sdk_edit(emu: Recorded, model: SpecModel, kind: str, n: int) -> None:
         if victim.publish_name:
             call(client.unpublish_iteration, pid, victim.id)
         call(client.delete_iteration, pid, victim.id)
+    elif kind == "upload_spec_image" and world.tags and model.images:
+        # one of the spec's own files, uploaded in the portal (under any tag, maybe another)
+        seeds = sorted(seed for seeds in model.images.values() for seed in seeds)
+        tag_id = sorted(world.tags)[n % len(world.tags)]
+        image = png(seeds[n % len(seeds)])
+        entry = m.ImageFileCreateEntry(name="portal.png", contents=image, tag_ids=[tag_id])
+        _portal_upload(emu, pid, entry)
     elif kind == "publish_other" and completed:
         target = completed[n % len(completed)]
         if target.publish_name:
             call(client.unpublish_iteration, pid, target.id)
         resource = emu.server.prediction_resource_id
         call(client.publish_iteration, pid, target.id, f"portal-{n}", resource)
+
+
+def _portal_upload(emu: Recorded, pid: str, entry: m.ImageFileCreateEntry) -> None:
+    batch = m.ImageFileCreateBatch(images=[entry])
+    try:
+        call(emu.service.training.create_images_from_files, pid, batch)
+    except ServiceError as exc:
+        if exc.code != "BadRequestImageBatch":  # the image is there already: nothing to do
+            raise
 
 
 def _cleanup(emu: Recorded, model: SpecModel) -> None:
@@ -356,9 +409,9 @@ def _cleanup(emu: Recorded, model: SpecModel) -> None:
 def _converges(emu: Recorded, model: SpecModel, root: Path, history: list[str]) -> None:
     """A final fault-free apply agrees, and the next plan is empty, or only proposes a
     publish that the gates keep refusing (main re-proposes it, issue 9)."""
-    final = emu.step(model, root)
+    final = emu.step(model, root, training=_training_of(model))
     assert not final.violations, "\n".join(history) + "\n" + final.report()
-    again = emu.step(model, root)
+    again = emu.step(model, root, training=_training_of(model))
     assert not again.violations, "\n".join(history) + "\n" + again.report()
     blocked = model.gates == FAILING_GATES and all(
         isinstance(op, ops.Publish) for op in again.plan.operations
@@ -367,8 +420,19 @@ def _converges(emu: Recorded, model: SpecModel, root: Path, history: list[str]) 
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="main violates the invariant (issue 9), as the explicit examples show: a publish "
+    "name change, or a name published in the portal on the spec's iteration, is unpublished "
+    "by Publish without the plan saying so; an advanced budget change renames the published "
+    "iteration (TrainingNotNeeded adoption). The focused xfail tests above pin each one.",
+)
+@example(steps=[("publish_name", "none", 0.0, 0, 0)])
+@example(steps=[("keep", "publish_other", 0.0, 0, 0)])
+@example(steps=[("budget", "none", 0.0, 0, 0), ("budget", "none", 0.0, 0, 0)])
+@example(steps=[("gates_fail", "unpublish", 0.3, 1, 2), ("add_image", "none", 0.0, 0, 7)])
 @settings(
-    max_examples=15,
+    max_examples=20,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure prints its example
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -408,7 +472,7 @@ def test_every_apply_agrees_with_its_plan(
                 if rate
                 else None
             )
-            step = emu.step(model, root, faults)
+            step = emu.step(model, root, faults, training=_training_of(model))
             history.append(f"step {n}: spec {spec_edit}({a},{b}), sdk {sdk_edit}, faults {rate}")
             assert not step.violations, "\n".join(history) + "\n" + step.report()
         _converges(emu, model, root, history)
