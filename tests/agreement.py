@@ -482,6 +482,9 @@ def describe_call(c: RecordedCall) -> str:
 
 
 def _op_label(index: int, op: ops.Op) -> str:
+    images = getattr(op, "images", None) or getattr(op, "image_ids", None)
+    if images is not None:
+        return f"#{index} {type(op).__name__}({len(images)} image(s))"
     key = next(
         (
             str(getattr(op, f))
@@ -526,6 +529,7 @@ def unplanned_calls(plan: Plan, calls: list[RecordedCall], before: World) -> lis
     )
     violations: list[str] = []
     current = 0
+    explained = False  # some call was explained already: `current` is running
     for c in sorted(calls, key=lambda c: c.seq):
         if c.operation in READ_ONLY:
             continue
@@ -536,7 +540,7 @@ def unplanned_calls(plan: Plan, calls: list[RecordedCall], before: World) -> lis
         ]
         later = [i for i in explaining if i >= current]
         if later:
-            current = later[0]
+            current, explained = later[0], True
         elif explaining:
             op = plan.operations[explaining[-1]]
             violations.append(
@@ -546,8 +550,8 @@ def unplanned_calls(plan: Plan, calls: list[RecordedCall], before: World) -> lis
         else:
             running = (
                 f" (while {_op_label(current, plan.operations[current])} ran)"
-                if plan.operations
-                else ""
+                if explained
+                else " (before any planned operation's call)"
             )
             violations.append(f"unplanned call {describe_call(c)}{running}")
         _track(c, ids)
@@ -680,11 +684,18 @@ class Step:
 
 
 def plan_and_apply(
-    server: Any, service: Service, spec: Path, env: dict[str, str], faults: Any = None
+    server: Any,
+    service: Service,
+    spec: Path,
+    env: dict[str, str],
+    faults: Any = None,
+    apply_spec: bool = False,
 ) -> Step:
     """Plan `spec` to a file, apply that file (with `faults` injected while it runs) and
     check the calls the service received against the plan. `server` is an EmulatorServer
-    started with record=True; cvspec runs in-process (click's CliRunner)."""
+    started with record=True; cvspec runs in-process (click's CliRunner). With `apply_spec`,
+    `cvspec apply SPEC --auto-approve` runs instead of applying the saved plan: what it does
+    must agree with what `cvspec plan` showed for the same state."""
     from click.testing import CliRunner
 
     from cvspec.cli import main
@@ -706,7 +717,8 @@ def plan_and_apply(
         return Step(plan, [], before, before, Outcome(0, ()), [])
     server.set_faults(faults)
     try:
-        result = runner.invoke(main, ["apply", str(plan_file), "--json", "--rate", "200"], env=env)
+        target = [str(spec), "--auto-approve"] if apply_spec else [str(plan_file)]
+        result = runner.invoke(main, ["apply", *target, "--json", "--rate", "200"], env=env)
     finally:
         server.set_faults(None)
         server.wait_for_training(30)
