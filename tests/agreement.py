@@ -573,7 +573,7 @@ def _done(op: ops.Op, before: World, after: World, plan: Plan) -> bool:
         return after.project_id != pid and pid not in after.other_projects
     if isinstance(op, ops.UpdateProject):
         description = op.after.get("description")
-        return description is None or after.description.startswith(description)
+        return description is None or description in after.description  # (+ a marker)
     if isinstance(op, ops.CreateTag):
         return after.tag_id(op.name) is not None
     if isinstance(op, ops.UpdateTag):
@@ -620,16 +620,18 @@ def unreported_operations(plan: Plan, outcome: Outcome, before: World, after: Wo
     skipped_training = bool(outcome.of("training_skipped"))
     failed_images = bool(outcome.of("image_failed"))
     kept = {e.get("iteration") for e in outcome.of("iteration_kept")}
+    gate_failed = bool(outcome.of("gate_failed"))  # reported: not published, nor what follows
     violations: list[str] = []
-    if outcome.exit_code == 0 and (not finished or started != len(plan.operations)):
+    complete = finished and started == len(plan.operations)
+    if outcome.exit_code == 0 and not complete and not gate_failed:
         violations.append(
             f"apply exited 0 after starting {started} of {len(plan.operations)} operation(s)"
         )
     for index, op in enumerate(plan.operations):
         label = _op_label(index, op)
         if index >= started:
-            if skipped_training and isinstance(op, _SKIPPABLE):
-                continue  # reported: "training and publishing skipped"
+            if (skipped_training or gate_failed) and isinstance(op, _SKIPPABLE):
+                continue  # reported: "training and publishing skipped", or the gates failed
             if outcome.exit_code != 0 and not finished and "Error:" in outcome.stderr:
                 continue  # reported: the apply stopped at the error it printed
             violations.append(f"{label} was neither run nor reported skipped")
@@ -640,6 +642,8 @@ def unreported_operations(plan: Plan, outcome: Outcome, before: World, after: Wo
             continue  # reported: "kept iteration ..."
         if isinstance(op, ops.UploadImages | ops.AddImageTags) and failed_images:
             continue  # reported per image
+        if isinstance(op, ops.Publish) and gate_failed:
+            continue  # reported: the gates failed
         last = index == started - 1
         if last and outcome.exit_code != 0 and not finished and "Error:" in outcome.stderr:
             continue  # reported: this operation failed with the error printed

@@ -282,7 +282,9 @@ def test_apply_adopts_pending_images_only_as_planned(emu: Recorded, tmp_path: Pa
     assert world.project_id and red
     # an apply killed between uploading a batch and writing its identity leaves these:
     entries = [
-        m.ImageFileCreateEntry(name=f"images/red/{s}.png", contents=png(s), tag_ids=[red])
+        m.ImageFileCreateEntry(
+            name=f"images/red/{s}.png", contents=bytearray(png(s)), tag_ids=[red]
+        )
         for s in (300, 301)
     ]
     batch = m.ImageFileCreateBatch(images=entries, metadata={"cvspec": "pending"})
@@ -387,7 +389,9 @@ def _sdk_edit(emu: Recorded, model: SpecModel, kind: str, n: int) -> None:
         call(client.delete_tag, pid, tag_id)
     elif kind == "upload_tagged" and world.tags:
         tag_id = sorted(world.tags)[n % len(world.tags)]
-        entry = m.ImageFileCreateEntry(name="portal.png", contents=png(9000 + n), tag_ids=[tag_id])
+        entry = m.ImageFileCreateEntry(
+            name="portal.png", contents=bytearray(png(9000 + n)), tag_ids=[tag_id]
+        )
         _portal_upload(emu, pid, entry)
     elif kind == "unpublish" and published:
         call(client.unpublish_iteration, pid, published[0].id)
@@ -400,7 +404,7 @@ def _sdk_edit(emu: Recorded, model: SpecModel, kind: str, n: int) -> None:
         # one of the spec's own files, uploaded in the portal (under any tag, maybe another)
         seeds = sorted(seed for seeds in model.images.values() for seed in seeds)
         tag_id = sorted(world.tags)[n % len(world.tags)]
-        image = png(seeds[n % len(seeds)])
+        image = bytearray(png(seeds[n % len(seeds)]))
         entry = m.ImageFileCreateEntry(name="portal.png", contents=image, tag_ids=[tag_id])
         _portal_upload(emu, pid, entry)
     elif kind == "publish_other" and completed:

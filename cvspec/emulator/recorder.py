@@ -148,6 +148,8 @@ class RecorderMiddleware:
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
+                if status[0] in (204, 304) or _empty(message):
+                    record()  # the headers are the whole answer: the client has it on send
             elif message["type"] == "http.response.body":
                 answer.append(message.get("body", b""))
                 if not message.get("more_body", False):
@@ -185,6 +187,10 @@ class RecorderMiddleware:
                 params = {k: str(v) for k, v in child.get("path_params", {}).items()}
                 return _operation_id(name), params
         return "Unknown", {}
+
+
+def _empty(start: Message) -> bool:
+    return any(k.lower() == b"content-length" and v == b"0" for k, v in start.get("headers", ()))
 
 
 def _operation_id(function_name: str) -> str:
