@@ -399,14 +399,21 @@ def _targets(op: ops.Publish, ids: _Ids) -> set[str]:
 
 def _publish(i: int, op: ops.Op, c: RecordedCall, ids: _Ids, plan: Plan) -> bool:
     """PublishIteration of the target under the name; UnpublishIteration of the name's old
-    holder, or of the target when the plan drops the name it has; recording a gate failure."""
+    holder, or of the target when the plan drops the name it has; recording a gate failure;
+    and, after the service refused the publish, putting back a name where it was before."""
     assert isinstance(op, ops.Publish)
     if not _in_project(c, ids):
         return False
     iteration = _lower(c.param("iterationId"))
     targets = _targets(op, ids)
     if c.operation == "PublishIteration":
-        return (
+        before = ids.before.iterations.get(iteration)
+        restores = (  # the service refused the publish: what was published is put back
+            before is not None
+            and before.publish_name == c.param("publishName")
+            and before.resource == _lower(c.param("predictionId"))
+        )
+        return restores or (
             iteration in targets
             and c.param("publishName") == op.publish_name
             and _lower(c.param("predictionId")) == _lower(op.prediction_resource_id)

@@ -155,11 +155,6 @@ def test_faults_do_not_add_calls(emu: Recorded, tmp_path: Path) -> None:
 # --- issue 9's situations of unplanned or premature mutations --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: a publish.name change makes apply UnpublishIteration the old name, "
-    "which the plan keeps ('published under a name the spec does not use; kept')",
-)
 def test_publish_name_change_unpublishes_only_what_the_plan_says(
     emu: Recorded, tmp_path: Path
 ) -> None:
@@ -173,12 +168,6 @@ def test_publish_name_change_unpublishes_only_what_the_plan_says(
     assert _published(emu, model, "model-v2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the agreement harness: when the spec's iteration was published in the "
-    "portal under another name, the plan says 'nothing is published as latest' and apply "
-    "unpublishes the portal's name (clients calling it fail) without the plan saying so",
-)
 def test_a_name_published_in_the_portal_is_not_dropped_unannounced(
     emu: Recorded, tmp_path: Path
 ) -> None:
@@ -194,11 +183,6 @@ def test_a_name_published_in_the_portal_is_not_dropped_unannounced(
     _agrees(emu.step(model, tmp_path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: a publish the service refuses (invalid name 'digits:latest') comes after "
-    "an unplanned UnpublishIteration of the old name: nothing is published any more",
-)
 def test_refused_publish_name_keeps_the_old_name_served(emu: Recorded, tmp_path: Path) -> None:
     model = _model("agree-refused-name")
     _agrees(emu.step(model, tmp_path))
@@ -209,11 +193,6 @@ def test_refused_publish_name_keeps_the_old_name_served(emu: Recorded, tmp_path:
     assert _published(emu, model, "latest") == served
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: a publish to a resource that is not a prediction resource unpublishes "
-    "'latest' first; the refused publish leaves nothing published",
-)
 def test_refused_prediction_resource_keeps_the_old_name_served(
     emu: Recorded, tmp_path: Path
 ) -> None:
@@ -228,13 +207,9 @@ def test_refused_prediction_resource_keeps_the_old_name_served(
     assert _published(emu, model, "latest") == served
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: moving every image of a tag to a new tag passes plan; apply retags and "
-    "deletes an iteration under retention before training fails (the kept tag has 0 images)",
-)
 def test_tag_moved_to_a_new_tag_is_refused_or_trained(emu: Recorded, tmp_path: Path) -> None:
-    """prune.tags is off: "red", dropped from the spec, stays in the project with no image."""
+    """prune.tags is off: "red", dropped from the spec, stays in the project with no image.
+    Issue 9: apply retagged and deleted an iteration under retention, then training failed."""
     model = _model("agree-tag-move", keep=2, prune=False)
     _agrees(emu.step(model, tmp_path))
     model.images["blue"].append(66)  # a second iteration, so that retention has one to delete
@@ -251,11 +226,6 @@ def test_tag_moved_to_a_new_tag_is_refused_or_trained(emu: Recorded, tmp_path: P
     assert step.outcome.exit_code == 0, step.report()  # or trained (selectedTags)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: retention (publish.keep) deletes iterations before training and "
-    "publishing; a new iteration that then fails its gates leaves the project poorer",
-)
 def test_retention_waits_for_a_published_iteration(emu: Recorded, tmp_path: Path) -> None:
     model = _model("agree-retention", keep=2)
     _agrees(emu.step(model, tmp_path))
@@ -276,9 +246,9 @@ def test_retention_waits_for_a_published_iteration(emu: Recorded, tmp_path: Path
 @pytest.mark.xfail(
     strict=True,
     reason="found by the agreement harness: a change of training settings the service does not "
-    "count (advanced budget_hours) plans a new iteration; TrainProject answers "
-    "TrainingNotNeeded and apply renames the published iteration (an UpdateIteration the plan "
-    "does not show) and silently skips the planned Unpublish",
+    "count (advanced budget_hours) plans Train of a new iteration; TrainProject answers "
+    "TrainingNotNeeded and apply renames the published iteration in place (an UpdateIteration "
+    "the plan does not show: the iteration it names was never trained on those settings)",
 )
 def test_training_not_needed_does_not_rename_an_iteration_unannounced(
     emu: Recorded, tmp_path: Path
@@ -289,12 +259,6 @@ def test_training_not_needed_does_not_rename_an_iteration_unannounced(
     _agrees(step)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 (images left pending by an interrupted apply): `cvspec apply SPEC` "
-    "writes their identity (recover_pending: UpdateImageMetadata) before planning, a change "
-    "that the plan `cvspec plan` shows for the same state does not contain",
-)
 def test_apply_adopts_pending_images_only_as_planned(emu: Recorded, tmp_path: Path) -> None:
     model = _model("agree-pending", training=False, publish=None)
     _agrees(emu.step(model, tmp_path))
@@ -474,10 +438,10 @@ def _converges(emu: Recorded, model: SpecModel, root: Path, history: list[str]) 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="main violates the invariant (issue 9), as the explicit examples show: a publish "
-    "name change, or a name published in the portal on the spec's iteration, is unpublished "
-    "by Publish without the plan saying so; an advanced budget change renames the published "
-    "iteration (TrainingNotNeeded adoption). The focused xfail tests above pin each one.",
+    reason="main violates the invariant, as the explicit example with two budget edits shows: "
+    "a change of advanced budget_hours plans Train; TrainProject answers TrainingNotNeeded and "
+    "apply renames the published iteration (see "
+    "test_training_not_needed_does_not_rename_an_iteration_unannounced)",
 )
 @example(steps=[("publish_name", "none", 0.0, 0, 0)])
 @example(steps=[("keep", "publish_other", 0.0, 0, 0)])
