@@ -687,6 +687,8 @@ class Step:
     plan_error: str = ""  # `cvspec plan` refused the spec (nothing was applied)
 
     def report(self) -> str:
+        if self.plan_error:
+            return f"plan refused: {self.plan_error}"
         lines = [f"plan: {[_op_label(i, op) for i, op in enumerate(self.plan.operations)]}"]
         lines += [f"call: {describe_call(c)}" for c in self.calls]
         lines.append(f"exit {self.outcome.exit_code}: {self.outcome.stderr.strip()[-400:]}")
