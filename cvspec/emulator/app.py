@@ -25,6 +25,7 @@ from cvspec.emulator.http import (
     unexpected_error,
 )
 from cvspec.emulator.imaging import RESIZED_SIDE, THUMBNAIL_SIDE, rendition
+from cvspec.emulator.recorder import Recorder, RecorderMiddleware
 
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -94,9 +95,13 @@ def _aliases(routes: list[Route], current: str, older: tuple[str, ...]) -> list[
 
 
 def create_app(
-    backend: Backend, tps_limit: bool = False, faults: FaultConfig | None = None
+    backend: Backend,
+    tps_limit: bool = False,
+    faults: FaultConfig | None = None,
+    recorder: Recorder | None = None,
 ) -> ASGIApp:
-    """The emulator as an ASGI app over ``backend``."""
+    """The emulator as an ASGI app over ``backend``; `recorder` (off by default) logs every
+    call that reaches the service and changes something (cvspec.emulator.recorder)."""
     app = Starlette(
         routes=[
             *training_routes.ROUTES,
@@ -114,5 +119,7 @@ def create_app(
     )
     app.state.backend = backend
     limiter = RateLimiter(backend.limits) if tps_limit else None
-    keyed = KeyMiddleware(app, backend)
+    keyed: ASGIApp = KeyMiddleware(app, backend)
+    if recorder is not None:  # behind the faults: an injected fault changes nothing
+        keyed = RecorderMiddleware(keyed, app.routes, recorder)
     return FaultMiddleware(keyed, limiter, faults)

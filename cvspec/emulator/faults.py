@@ -186,11 +186,18 @@ class FaultMiddleware:
     ) -> None:
         self.app = app
         self.limiter = limiter
-        self.faults = faults if faults and (faults.rate > 0 or faults.stalls) else None
-        self._random = random.Random(faults.seed if faults else None)
-        if self.faults is not None and "drop" in self.faults.kinds:
-            logging.getLogger("uvicorn.error").addFilter(_QuietInjectedDrops())
         self._random_lock = threading.Lock()
+        self.configure(faults)
+
+    def configure(self, faults: FaultConfig | None) -> None:
+        """Set (or, with None, stop) the fault injection; a running server may change it."""
+        with self._random_lock:
+            self.faults = faults if faults and (faults.rate > 0 or faults.stalls) else None
+            self._random = random.Random(faults.seed if faults else None)
+        if self.faults is not None and "drop" in self.faults.kinds:
+            logger = logging.getLogger("uvicorn.error")
+            if not any(isinstance(f, _QuietInjectedDrops) for f in logger.filters):
+                logger.addFilter(_QuietInjectedDrops())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):

@@ -14,8 +14,9 @@ import uvicorn
 
 from cvspec.emulator.app import create_app
 from cvspec.emulator.backend import Backend
-from cvspec.emulator.faults import FaultConfig
+from cvspec.emulator.faults import FaultConfig, FaultMiddleware
 from cvspec.emulator.limits import tier_limits
+from cvspec.emulator.recorder import Recorder
 
 START_TIMEOUT_SECONDS = 30.0
 
@@ -38,6 +39,7 @@ class EmulatorServer:
         prediction_resource_id: str | None = None,
         tps_limit: bool = False,
         faults: FaultConfig | None = None,
+        record: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -47,6 +49,9 @@ class EmulatorServer:
         self.tps_limit = tps_limit or _env_flag("CVSPEC_EMULATOR_TPS_LIMIT")
         self.faults = faults if faults is not None else FaultConfig.from_env()
         self.backend = Backend(self.data_dir, tier_limits(tier))
+        # record=True: every mutating call that reaches the service is logged (recorder.py)
+        self.recorder: Recorder | None = Recorder() if record else None
+        self._app: FaultMiddleware | None = None
         self.training_key = self.backend.ensure_training_key(training_key)
         resource = self.backend.ensure_prediction_resource(prediction_resource_id, prediction_key)
         self.prediction_key = resource.key
@@ -94,7 +99,10 @@ class EmulatorServer:
         self.port = sock.getsockname()[1]
         self.backend.public_url = self.url
         self.backend.start()
-        app = create_app(self.backend, tps_limit=self.tps_limit, faults=self.faults)
+        app = create_app(
+            self.backend, tps_limit=self.tps_limit, faults=self.faults, recorder=self.recorder
+        )
+        self._app = app if isinstance(app, FaultMiddleware) else None
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -123,6 +131,12 @@ class EmulatorServer:
             self._socket.close()
         self._server = self._thread = self._socket = None
         self.backend.close()
+
+    def set_faults(self, faults: FaultConfig | None) -> None:
+        """Change the fault injection of the running server (None: no faults)."""
+        self.faults = faults
+        if self._app is not None:
+            self._app.configure(faults)
 
     def wait_for_training(self, timeout: float | None = None) -> bool:
         """Block until no training is queued or running (for tests and benchmarks)."""
