@@ -140,9 +140,10 @@ def _compare_training(training: DesiredTraining | None, live: LiveState) -> list
     code, reason, previous = _training_reason(training, mine, live.iterations)
     candidate = _adopt_candidate(live, mine)
     if candidate:
+        outside = "" if iteration_fingerprint(candidate) else " (trained outside cvspec)"
         reason += (
-            f"; if the service finds {candidate!r} (trained outside cvspec) trained on exactly "
-            f"this dataset, that iteration is adopted and renamed {training.iteration_name!r}"
+            f"; if the service finds {candidate!r}{outside} trained on exactly these images "
+            f"and tags, that iteration is adopted and renamed {training.iteration_name!r}"
         )
     return [
         ops.Train(
@@ -163,15 +164,17 @@ def _compare_training(training: DesiredTraining | None, live: LiveState) -> list
 
 
 def _adopt_candidate(live: LiveState, mine: list[LiveIteration]) -> str:
-    """The iteration trained outside cvspec that the service may find already trained on
-    this very dataset ("training not needed"): apply then names it for the dataset."""
+    """The latest trained iteration, which the service may find already trained on this
+    very dataset ("training not needed": the images and tags are those it was trained on;
+    the service does not count, say, a changed training budget): apply then names it for
+    the dataset instead of training again. Cvspec's own iterations, or one trained in the
+    portal on the images the spec adopts."""
     if mine:
         return ""
     trained = [i for i in live.iterations if i.status in ("Completed", *IN_PROGRESS)]
     if not trained:
         return ""
-    latest = max(trained, key=lambda i: (i.created, i.id))
-    return latest.name if iteration_fingerprint(latest.name) is None else ""
+    return max(trained, key=lambda i: (i.created, i.id)).name
 
 
 def _training_reason(
@@ -214,7 +217,7 @@ def _compare_publish(
     if failed is not None and not served:
         found.drift.append(_gates_failed(failed, publish.name, holder))
     if publishing:
-        found.operations.append(_publish(publish, target, holder, key))
+        found.operations.append(_publish(publish, target, holder, key, _recorded(live, target)))
     dropped = _dropped_names(live, publish) if (served or publishing) else []
     found.operations += [_unpublish(i, publish.name) for i in dropped]
     after = _published_after(live, publish, publishing, {i.id for i in dropped})
@@ -252,8 +255,13 @@ def _gates_failed(it: LiveIteration, name: str, holder: LiveIteration | None) ->
     )
 
 
+def _recorded(live: LiveState, target: str) -> str:
+    """The name of the dataset's iteration when it records failing (other) gates."""
+    return next((i.name for i in _of_dataset(live, target) if failed_gates(i.name) is not None), "")
+
+
 def _publish(
-    publish: DesiredPublish, target: str, holder: LiveIteration | None, key: str
+    publish: DesiredPublish, target: str, holder: LiveIteration | None, key: str, recorded: str
 ) -> ops.Publish:
     assert publish.prediction_resource_id is not None
     if holder is not None:
@@ -261,6 +269,11 @@ def _publish(
         reason = f"{publish.name!r} is published from {holder.name!r}; it moves in place"
     else:
         code, reason = R.NOT_PUBLISHED, f"nothing is published as {publish.name!r}"
+    if recorded:
+        reason += (
+            f"; {recorded!r} failed other gates, so it is checked again with these and, when "
+            f"it passes, renamed {target!r}"
+        )
     return ops.Publish(
         reason=reason,
         reason_code=code,
@@ -271,6 +284,7 @@ def _publish(
         baseline_iteration_id=holder.id if holder else None,
         from_iteration=holder.name if holder else None,
         gates_key=key,
+        recorded_failure=recorded,
     )
 
 

@@ -208,8 +208,8 @@ class Train(Op):
     previous_iteration: str | None = None  # the latest trained cvspec iteration, for display
     threshold: float = 0.5  # probability threshold of the evaluation shown after training
     selected_tags: tuple[str, ...] = ()  # TrainingParameters.selectedTags, by name (sorted)
-    adopt_candidate: str = ""  # an iteration trained outside cvspec that the service may
-    # find already trained on this very dataset ("training not needed"): it is then renamed
+    adopt_candidate: str = ""  # the latest trained iteration, which the service may find
+    # trained on this very dataset ("training not needed"): it is then renamed to this one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,6 +221,8 @@ class Publish(Op):
     baseline_iteration_id: str | None = None  # published under this name now (no_regression)
     from_iteration: str | None = None  # the name moves from this iteration, in place
     gates_key: str = ""  # identity.gates_key(gates): recorded on an iteration that fails them
+    recorded_failure: str = ""  # the iteration's name when it records failing other gates:
+    # checked again with these, it gets its plain name back when they pass
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -351,6 +351,13 @@ def _(op: ops.Train) -> Change:
         actions, headline = ("read",), _HEADLINE["<="]
     else:
         actions, headline = ("create",), "will be trained"
+    notes: tuple[str, ...] = ()
+    if op.adopt_candidate:
+        after["adopt_candidate"] = op.adopt_candidate
+        notes = (
+            f"or, if the service finds {op.adopt_candidate!r} trained on exactly these images "
+            f"and tags, that iteration is renamed {op.iteration_name!r}",
+        )
     return _change(
         op,
         f"iteration.{op.iteration_name}",
@@ -359,6 +366,7 @@ def _(op: ops.Train) -> Change:
         before=before,
         after=after,
         headline=headline,
+        notes=notes,
     )
 
 
@@ -383,10 +391,14 @@ def _(op: ops.Publish) -> Change:
         "gates": asdict(op.gates),
     }
     address = f"publish.{op.publish_name}"
+    notes: tuple[str, ...] = ()
+    if op.recorded_failure:
+        after["recorded_failure"] = op.recorded_failure
+        notes = (f"{op.recorded_failure!r} is renamed {op.iteration_name!r} if it passes",)
     if op.from_iteration is None:
-        return _change(op, address, "publish", ("create",), after=after)
+        return _change(op, address, "publish", ("create",), after=after, notes=notes)
     before = {"iteration": op.from_iteration}
-    return _change(op, address, "publish", ("update",), before=before, after=after)
+    return _change(op, address, "publish", ("update",), before=before, after=after, notes=notes)
 
 
 @change_of.register

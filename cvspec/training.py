@@ -20,7 +20,7 @@ from azure.cognitiveservices.vision.customvision.training import models as m
 from cvspec import ops
 from cvspec.errors import GateError, ServiceError
 from cvspec.gates import Evaluation, check_gates, evaluation_from_sdk
-from cvspec.identity import base_iteration_name, failed_iteration_name, iteration_fingerprint
+from cvspec.identity import base_iteration_name, failed_iteration_name
 from cvspec.marker import TrainingMarker, split_description, with_marker
 from cvspec.sdk import call
 
@@ -98,11 +98,11 @@ def _start(op: ops.Train, ctx: Context) -> Any:
 
 
 def _adoptable(ctx: Context, op: ops.Train) -> Any:
-    """The completed iteration "training not needed" points at, if the plan may rename it."""
+    """The completed iteration "training not needed" points at, if the plan announced it
+    (Train.adopt_candidate); None: train a new one rather than rename what the plan did not
+    name."""
     latest = _latest(ctx, ("Completed",))
-    if iteration_fingerprint(latest.name) is not None or latest.name == op.adopt_candidate:
-        return latest
-    return None
+    return latest if op.adopt_candidate and latest.name == op.adopt_candidate else None
 
 
 def _train_project(op: ops.Train, ctx: Context, force: bool) -> Any:

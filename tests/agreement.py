@@ -382,7 +382,11 @@ def _train(i: int, op: ops.Op, c: RecordedCall, ids: _Ids, plan: Plan) -> bool:
         return True
     if c.operation == "UpdateIteration":
         name = str(_body(c).get("name") or "")
-        return iteration in mine and _base(name) == op.iteration_name
+        before = ids.before.iterations.get(iteration)
+        announced = (  # "training not needed": the plan named the iteration it may adopt
+            before is not None and bool(op.adopt_candidate) and before.name == op.adopt_candidate
+        )
+        return (iteration in mine or announced) and _base(name) == op.iteration_name
     if c.operation == "DeleteIteration":
         before = ids.before.iterations.get(iteration)
         return before is not None and iteration in mine and before.status != "Completed"
@@ -431,6 +435,8 @@ def _publish(i: int, op: ops.Op, c: RecordedCall, ids: _Ids, plan: Plan) -> bool
     if c.operation == "UpdateIteration":
         name = str(_body(c).get("name") or "")
         gates = failed_gates(name)
+        if name == op.iteration_name:  # an earlier failure record, cleared as planned
+            return iteration in targets and bool(op.recorded_failure)
         return (
             iteration in targets
             and _base(name) == op.iteration_name

@@ -6,11 +6,11 @@ emulator served from the test process with its call recorder on (cvspec.emulator
 tests/agreement.py checks the recorded calls against the plan. Edits behind cvspec's back go
 through the official SDK; faults are the emulator's injected 429/503/dropped connections.
 
-Known violations on main are pinned by focused tests marked xfail(strict=True), each naming
-the issue-9 situation; the integrator flips them when the fixes land.
+Each situation of issue 9 that once broke the invariant has a focused test, and the
+property test keeps them as explicit examples.
 
     pytest tests/test_agreement.py -p no:cacheprovider            # ~70 s, slow test included
-    CVSPEC_AGREEMENT_EXAMPLES=200 pytest tests/test_agreement.py -m slow --runxfail   # explore
+    CVSPEC_AGREEMENT_EXAMPLES=200 pytest tests/test_agreement.py -m slow   # explore further
 """
 
 from __future__ import annotations
@@ -247,13 +247,6 @@ def test_retention_waits_for_a_published_iteration(emu: Recorded, tmp_path: Path
     assert set(before) <= set(step.after.iterations)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the agreement harness: a change of training settings the service does not "
-    "count (advanced budget_hours) plans Train of a new iteration; TrainProject answers "
-    "TrainingNotNeeded and apply renames the published iteration in place (an UpdateIteration "
-    "the plan does not show: the iteration it names was never trained on those settings)",
-)
 def test_training_not_needed_does_not_rename_an_iteration_unannounced(
     emu: Recorded, tmp_path: Path
 ) -> None:
@@ -284,13 +277,6 @@ def test_apply_adopts_pending_images_only_as_planned(emu: Recorded, tmp_path: Pa
     _agrees(step)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the agreement harness: after an iteration failed the gates (its name "
-    "records it: cvspec-X-failed-K) and the gates change so that it passes, the plan shows "
-    "only Publish; apply first renames the iteration back to cvspec-X (an UpdateIteration "
-    "the plan does not show)",
-)
 def test_clearing_a_gate_failure_record_is_planned(emu: Recorded, tmp_path: Path) -> None:
     model = _model("agree-gates-again")
     _agrees(emu.step(model, tmp_path))
@@ -303,12 +289,6 @@ def test_clearing_a_gate_failure_record_is_planned(emu: Recorded, tmp_path: Path
     _agrees(emu.step(model, tmp_path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 (adopting a project renames the iterations found there without saying "
-    "so): the plan shows Train; TrainProject answers TrainingNotNeeded and apply renames the "
-    "portal's 'Iteration 1' to the cvspec name (an UpdateIteration the plan does not show)",
-)
 def test_adopting_a_project_trained_in_the_portal_renames_only_as_planned(
     emu: Recorded, tmp_path: Path
 ) -> None:
@@ -489,12 +469,6 @@ def _converges(emu: Recorded, model: SpecModel, root: Path, history: list[str]) 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="main violates the invariant, as two explicit examples show: a change of advanced "
-    "budget_hours (TrainingNotNeeded: the published iteration is renamed), and gates that "
-    "pass again (the gate-failure record is removed from the name); each has a focused test",
-)
 @example(steps=[("publish_name", "none", 0.0, 0, 0)])
 @example(steps=[("keep", "publish_other", 0.0, 0, 0)])
 @example(steps=[("budget", "none", 0.0, 0, 0), ("budget", "none", 0.0, 0, 0)])
