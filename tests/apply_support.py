@@ -126,9 +126,10 @@ class Emulator:
 
 @contextmanager
 def emulator(
-    data_dir: Path, faults: FaultConfig | None = None, tps_limit: bool = False
+    data_dir: Path, faults: FaultConfig | None = None, tps_limit: bool = False, record: bool = False
 ) -> Iterator[Emulator]:
-    with EmulatorServer(data_dir=data_dir, faults=faults, tps_limit=tps_limit) as server:
+    server = EmulatorServer(data_dir=data_dir, faults=faults, tps_limit=tps_limit, record=record)
+    with server:
         settings = Settings(
             training_endpoint=server.training_endpoint,
             training_key=server.training_key,

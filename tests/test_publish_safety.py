@@ -191,6 +191,33 @@ def test_a_gate_failure_is_remembered_and_not_retried_until_the_gates_change(
     assert _cli(emu, spec, "plan", spec.name, "--detailed-exitcode").returncode == 0
 
 
+def test_a_publish_move_under_faults_never_unpublishes_the_serving_iteration(
+    tmp_path: Path,
+) -> None:
+    """Throttled, failing and dropped calls (30 %): the name still moves in one call, so the
+    service never sees an UnpublishIteration, and the new iteration ends up serving."""
+    faults = FaultConfig(rate=0.3, kinds=("429", "503", "drop"), retry_after_seconds=0, seed=7)
+    with emulator(tmp_path / "emulator", record=True) as emu:
+        model = _model("publish-under-faults", publish="latest")
+        spec = model.write(tmp_path)
+        assert _apply(emu, spec).returncode == 0
+        before = _published(emu, model)["latest"]
+        model.images["red"].append(703)
+        spec = model.write(tmp_path)
+        assert emu.server.recorder is not None
+        emu.server.recorder.clear()
+        emu.server.set_faults(faults)
+        result = _apply(emu, spec)
+        emu.server.set_faults(None)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "retried" in result.stdout
+        calls = [c.operation for c in emu.server.recorder.calls()]
+        assert "UnpublishIteration" not in calls, calls
+        assert calls.count("PublishIteration") == 1, calls
+        after = _published(emu, model)["latest"]
+        assert after != before and _serves(emu, model, "latest")
+
+
 @pytest.fixture
 def stalled(tmp_path: Path) -> Iterator[tuple[Emulator, Stalls]]:
     stalls = Stalls()
