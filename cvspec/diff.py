@@ -74,7 +74,10 @@ def diff(desired: Desired, live: LiveState) -> Plan:
     training, trained = _training_set(desired, compared, types, used)
     desired = replace(desired, training=training)
     updates_project = any(isinstance(op, ops.UpdateProject) for op in found.operations)
-    iterations = compare_iterations(desired, compared, project_updated=updates_project)
+    changes_dataset = _changes_dataset(found.operations, compared)
+    iterations = compare_iterations(
+        desired, compared, project_updated=updates_project, dataset_changes=changes_dataset
+    )
     if trained is not None and training is not None and _trains(iterations.operations):
         problems = rules.problems(
             trained,
@@ -98,6 +101,27 @@ def diff(desired: Desired, live: LiveState) -> Plan:
 
 def _trains(operations: Iterable[ops.Op]) -> bool:
     return any(isinstance(op, ops.Train) and not op.wait_only for op in operations)
+
+
+# Operations that change what the service trains on.
+_DATASET_OPS = (
+    ops.CreateProject,
+    ops.CreateTag,
+    ops.DeleteTag,
+    ops.RemoveImageTags,
+    ops.AddImageTags,
+    ops.DeleteImages,
+)
+
+
+def _changes_dataset(operations: list[ops.Op], live: LiveState) -> bool:
+    """Whether the plan surely changes the images or tags the service trains on. Uploads do
+    not when the project holds images cvspec did not upload: they may be the same files
+    (adopting a portal project), which the service merges ("OKDuplicate")."""
+    if any(isinstance(op, _DATASET_OPS) for op in operations):
+        return True
+    uploads = any(isinstance(op, ops.UploadImages) for op in operations)
+    return uploads and all(i.hash_key is not None for i in live.images)
 
 
 def destroy_plan(project_name: str, live: LiveState, protect: bool) -> Plan:

@@ -41,12 +41,14 @@ class IterationChanges:
 
 
 def compare_iterations(
-    desired: Desired, live: LiveState, project_updated: bool = False
+    desired: Desired, live: LiveState, project_updated: bool = False, dataset_changes: bool = True
 ) -> IterationChanges:
     """Training, publishing and retention operations for `desired` over `live`.
 
     `project_updated`: the plan already updates the project's description (which removes
     any training marker), so a stale marker needs no operation of its own.
+    `dataset_changes`: the plan changes images or tags, so the service cannot answer
+    "training not needed" and no iteration is announced for adoption.
 
     Raises:
         PlanError: the spec publishes without a prediction resource, or training needs room
@@ -55,7 +57,7 @@ def compare_iterations(
     """
     found = IterationChanges([], [])
     live = _adopt_interrupted(live, project_updated, found)
-    train = _compare_training(desired.training, live)
+    train = _compare_training(desired.training, live, dataset_changes)
     found.operations.extend(train)
     trains_new = any(not op.wait_only for op in train)
     _compare_publish(desired, live, trains_new, found)
@@ -131,20 +133,16 @@ def _of_dataset(live: LiveState, name: str) -> list[LiveIteration]:
     return [i for i in live.iterations if base_iteration_name(i.name) == name]
 
 
-def _compare_training(training: DesiredTraining | None, live: LiveState) -> list[ops.Train]:
+def _compare_training(
+    training: DesiredTraining | None, live: LiveState, dataset_changes: bool
+) -> list[ops.Train]:
     if training is None:
         return []
     mine = _of_dataset(live, training.iteration_name)
     if any(i.status == "Completed" for i in mine):
         return []
     code, reason, previous = _training_reason(training, mine, live.iterations)
-    candidate = _adopt_candidate(live, mine)
-    if candidate:
-        outside = "" if iteration_fingerprint(candidate) else " (trained outside cvspec)"
-        reason += (
-            f"; if the service finds {candidate!r}{outside} trained on exactly these images "
-            f"and tags, that iteration is adopted and renamed {training.iteration_name!r}"
-        )
+    candidate = "" if dataset_changes else _adopt_candidate(live, mine)
     return [
         ops.Train(
             reason=reason,
@@ -168,7 +166,8 @@ def _adopt_candidate(live: LiveState, mine: list[LiveIteration]) -> str:
     very dataset ("training not needed": the images and tags are those it was trained on;
     the service does not count, say, a changed training budget): apply then names it for
     the dataset instead of training again. Cvspec's own iterations, or one trained in the
-    portal on the images the spec adopts."""
+    portal on the images the spec adopts. (Should the service still answer "not needed"
+    for an iteration the plan did not announce, apply trains a new one with force.)"""
     if mine:
         return ""
     trained = [i for i in live.iterations if i.status in ("Completed", *IN_PROGRESS)]
@@ -301,10 +300,7 @@ def _dropped_names(live: LiveState, publish: DesiredPublish) -> list[LiveIterati
 
 def _unpublish(it: LiveIteration, name: str) -> ops.Op:
     return ops.Unpublish(
-        reason=(
-            f"the spec publishes as {name!r} now; clients calling {it.publish_name!r} will "
-            'fail ("Invalid iteration")'
-        ),
+        reason=f"the spec publishes as {name!r} now, no longer as {it.publish_name!r}",
         reason_code=R.PUBLISH_NAME_DROPPED,
         iteration_id=it.id,
         iteration_name=it.name,

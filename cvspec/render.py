@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cvspec import __version__, ops
+from cvspec.identity import iteration_fingerprint
 from cvspec.plan import Drift, Plan
 
 FORMAT_VERSION = "2.0"
@@ -354,9 +355,10 @@ def _(op: ops.Train) -> Change:
     notes: tuple[str, ...] = ()
     if op.adopt_candidate:
         after["adopt_candidate"] = op.adopt_candidate
+        outside = "" if iteration_fingerprint(op.adopt_candidate) else " (trained outside cvspec)"
         notes = (
-            f"or, if the service finds {op.adopt_candidate!r} trained on exactly these images "
-            f"and tags, that iteration is renamed {op.iteration_name!r}",
+            f"or, if the service finds {op.adopt_candidate!r}{outside} trained on exactly these "
+            f"images and tags, that iteration is renamed {op.iteration_name!r}",
         )
     return _change(
         op,

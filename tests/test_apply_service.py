@@ -136,7 +136,7 @@ def test_a_training_started_outside_cvspec_on_the_same_dataset_is_announced_and_
     model.training, model.publish = True, "latest"
     spec = model.write(tmp_path)
     plan = run_cli("plan", spec.name, cwd=tmp_path, env=emu.env())
-    assert "if the service finds 'Iteration 1' (trained outside cvspec)" in plan.stdout
+    assert "if the service finds 'Iteration 1' (trained outside cvspec) trained" in plan.stdout
     result = _apply(emu, spec)
     assert result.returncode == 0, result.stderr
     assert "adopting iteration 'Iteration 1'" in result.stdout
