@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cvspec.plan import Plan
+from cvspec.plan import DriftKind, Plan
 from cvspec.render import (
     NO_CHANGES,
     NO_DESTROY,
@@ -68,7 +68,10 @@ def _markdown_head(plan: Plan) -> list[str]:
     where = f" on {_TARGETS[plan.target]}" if plan.target in _TARGETS else ""
     about = f"cvspec {'destroy ' if plan.destroy else ''}plan for `{plan.project_name}`{where}"
     lines = [f"<!-- cvspec-plan project={plan.project_name} -->"]
-    if not found:
+    blocked = [d for d in plan.drift if d.kind is DriftKind.GATES_FAILED]
+    if not found and blocked:
+        lines += ["### No changes to apply: the quality gates failed", about, ""]
+    elif not found:
         lines += [f"### {NO_DESTROY if plan.destroy else NO_CHANGES}", about, ""]
     else:
         first, *rest = summary_lines(plan)
@@ -76,8 +79,13 @@ def _markdown_head(plan: Plan) -> list[str]:
         lines += ["<pre><code>" + "\n".join(rest) + "</code></pre>", ""]
         lines += _deletion_warning(found)
         lines += _bullets(found, summarize(plan))
-    if plan.drift:
-        lines += [f"Changes outside cvspec: {len(plan.drift)} (kept; see details).", ""]
+    if blocked:
+        lines += ["> [!CAUTION]"]
+        lines += [f"> **`{d.address}`** {d.detail}." for d in blocked]
+        lines += [""]
+    outside = len(plan.drift) - len(blocked)
+    if outside:
+        lines += [f"Changes outside cvspec: {outside} (kept; see details).", ""]
     return [*lines, "<details><summary>Details (click to expand)</summary>", ""]
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from cvspec import __version__, ops
 from cvspec.identity import iteration_fingerprint
-from cvspec.plan import Drift, Plan
+from cvspec.plan import Drift, DriftKind, Plan
 
 FORMAT_VERSION = "2.0"
 
@@ -610,9 +610,12 @@ NO_DESTROY = "No changes. No objects need to be destroyed."
 def render_text(plan: Plan, verbose: bool = False, color: bool = False) -> str:
     """Terraform-style text: drift first, then each change with its reason, then the summary."""
     paint = _Painter(color)
-    lines = _drift_lines(plan.drift, verbose, paint)
+    outside, blocked = _split_blocked(plan.drift)
+    lines = _drift_lines(outside, verbose, paint) + _blocked_lines(blocked, paint)
     found = changes(plan)
     if not found:
+        if blocked:
+            return "\n".join([*lines, paint.bold(GATES_BLOCKED)])
         lines += [paint.bold(NO_DESTROY if plan.destroy else NO_CHANGES)]
         if not plan.destroy:
             lines += ["", _NO_CHANGES_DETAIL]
@@ -719,6 +722,26 @@ def _by_tag(images: Iterable[tuple[str, tuple[str, ...]]]) -> dict[str, list[str
                 path + (f"  [also {', '.join(others)}]" if others else "")
             )
     return {tag: sorted(grouped[tag]) for tag in sorted(grouped)}
+
+
+GATES_BLOCKED = (
+    "No changes to apply, but the spec is not met: its iteration failed the quality gates "
+    "and is not published (exit status 3 with --detailed-exitcode)."
+)
+
+
+def _split_blocked(drift: Sequence[Drift]) -> tuple[list[Drift], list[Drift]]:
+    """Changes made outside cvspec, and the spec's iterations that failed their gates."""
+    blocked = [d for d in drift if d.kind is DriftKind.GATES_FAILED]
+    return [d for d in drift if d.kind is not DriftKind.GATES_FAILED], blocked
+
+
+def _blocked_lines(blocked: Sequence[Drift], paint: _Painter) -> list[str]:
+    if not blocked:
+        return []
+    lines = [paint.bold("Warning: the spec's iteration failed its quality gates"), ""]
+    lines += [f"  {paint('!', '!')} {d.address}: {d.detail}" for d in blocked]
+    return [*lines, ""]
 
 
 def _drift_lines(drift: Sequence[Drift], verbose: bool, paint: _Painter) -> list[str]:

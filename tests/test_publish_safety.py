@@ -178,6 +178,9 @@ def test_a_gate_failure_is_remembered_and_not_retried_until_the_gates_change(
     plan = _cli(emu, spec, "plan", spec.name, "--detailed-exitcode", "--no-color")
     assert plan.returncode == 3, plan.stdout + plan.stderr
     assert "failed the quality gates" in plan.stdout
+    assert "No changes to apply, but the spec is not met" in plan.stdout
+    markdown = _cli(emu, spec, "plan", spec.name, "--format", "markdown").stdout
+    assert "### No changes to apply: the quality gates failed" in markdown
     again = _apply(emu, spec)
     assert again.returncode == 0 and "Publish" not in again.stdout
     assert _published(emu, model) == before
