@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -77,7 +77,7 @@ def read_spec(path: Path, environ: Mapping[str, str] | None = None) -> LoadedSpe
     data, missing = interpolate(document.data, os.environ if environ is None else environ)
     found += [(loc, msg, False) for loc, msg in secrets + missing]
     # No second message about a value that holds a secret (it would echo it) or an unset var.
-    spec = _validate(data, found, skip={loc for loc, _ in secrets + missing})
+    spec = _validate(data, document, found, skip={loc for loc, _ in secrets + missing})
     if spec is not None:
         found += [(loc, msg, False) for loc, msg in check_spec(spec)]
     if found or spec is None:
@@ -85,13 +85,16 @@ def read_spec(path: Path, environ: Mapping[str, str] | None = None) -> LoadedSpe
     return LoadedSpec(spec, locator)
 
 
+MAX_SPEC_BYTES = 1024 * 1024
+"""Largest spec file (1 MiB): bounds the time and memory of parsing it. Long lists of
+images belong in manifests, which are read line by line."""
+
+
 def _parse(path: Path) -> Document:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
     except OSError as exc:
         raise SpecError([f"{display_path(path)}: cannot read spec: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise SpecError([f"{display_path(path)}: spec is not UTF-8 text"]) from None
     try:
         document = parse_yaml(text)
     except YamlSyntaxError as exc:
@@ -102,16 +105,90 @@ def _parse(path: Path) -> Document:
     return document
 
 
-def _validate(data: Any, found: list[tuple[Loc, str, bool]], skip: set[Loc]) -> Spec | None:
+def _read_text(path: Path) -> str:
+    """The spec's text; SpecError when it is too large or not UTF-8 (naming the line)."""
+    with path.open("rb") as stream:
+        data = stream.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            stream.seek(0)
+            raise SpecError([_too_large(path, stream)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        raise SpecError(
+            [
+                f"{display_path(path)}:{line}:{column}: spec is not UTF-8 text: byte "
+                f"0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason}); "
+                "save the file as UTF-8"
+            ]
+        ) from None
+
+
+def _too_large(path: Path, stream: BinaryIO) -> str:
+    """The problem of a spec over MAX_SPEC_BYTES, naming its longest line (read in chunks)."""
+    size = line = longest_line = longest = current = 0
+    while chunk := stream.read(1024 * 1024):
+        size += len(chunk)
+        for piece in chunk.split(b"\n")[:-1]:
+            current += len(piece)
+            line += 1
+            if current > longest:
+                longest, longest_line = current, line
+            current = 0
+        current += len(chunk) - chunk.rfind(b"\n") - 1
+    if current > longest:
+        longest, longest_line = current, line + 1
+    return (
+        f"{display_path(path)}:{longest_line}:1: spec is {size:,} bytes, over the "
+        f"{MAX_SPEC_BYTES:,}-byte limit (line {longest_line} alone is {longest:,} bytes)"
+    )
+
+
+def _validate(
+    data: Any, document: Document, found: list[tuple[Loc, str, bool]], skip: set[Loc]
+) -> Spec | None:
     """The Spec, or None with its errors added to `found` (except those at `skip`)."""
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             message, at_key = describe_error(error)
-            if tuple(error["loc"]) not in skip or error["type"] == "extra_forbidden":
-                found.append((tuple(error["loc"]), message, at_key))
+            loc = tuple(error["loc"])
+            message = _unquoted_hint(error["type"], document.unquoted.get(loc), message)
+            if loc[-1:] == ("[key]",) and loc[:-1] in document.unquoted_keys:
+                text = document.unquoted_keys[loc[:-1]]  # `per_tag: {no: ...}`
+                loc, at_key = (*loc[:-2], text), True
+                message = f'key {text} is read by YAML as {_read_as(text)}; quote it: "{text}"'
+            if loc not in skip or error["type"] == "extra_forbidden":
+                found.append((loc, message, at_key))
         return None
+
+
+def _unquoted_hint(kind: str, unquoted: tuple[str, str] | None, message: str) -> str:
+    """`keep: yes`, `name: no`: say what YAML made of the unquoted text, and how to fix it."""
+    if unquoted is None:
+        return message
+    text, read_as = unquoted
+    if kind == "number_not_boolean":
+        if text.lower() in ("true", "false"):
+            return f"should be a number, got the boolean {text}"
+        return f"should be a number, got {text} (YAML 1.1 reads an unquoted {text} as a boolean)"
+    if kind == "string_type":
+        return (
+            f"should be text, got {text}, which YAML reads as {read_as}; "
+            f'quote it if you mean the text: "{text}"'
+        )
+    return message
+
+
+def _read_as(text: str) -> str:
+    return "a boolean" if text.lower() in _BOOLEAN_WORDS else "a number"
+
+
+_BOOLEAN_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off"}
 
 
 def _render(found: list[tuple[Loc, str, bool]], locator: Locator) -> list[str]:

@@ -10,7 +10,16 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from cvspec.spec.domains import CLASSIFICATION_DOMAINS, DEFAULT_DOMAIN, resolve_domain
 from cvspec.spec.globs import check_glob
@@ -34,6 +43,25 @@ def _check_url(url: str) -> str:
 
 Glob = Annotated[str, AfterValidator(check_glob)]
 
+NAME_MAX = 256
+"""Longest project, tag and publish name (the service's limit is not documented)."""
+DESCRIPTION_MAX = 1024
+"""Longest project or tag description (the service's limit is not documented; cvspec may
+append a training marker of about 80 characters to the project's)."""
+
+
+def _not_boolean(value: object) -> object:
+    """Refuse a boolean where a number is expected (pydantic would read `yes` as 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_not_boolean", "should be a number, not a boolean")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_boolean)]
+"""An integer; a YAML boolean (`yes`, `on`, `true`) is refused, not read as 1."""
+Number = Annotated[float, BeforeValidator(_not_boolean)]
+"""A number; a YAML boolean is refused, not read as 1.0."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -42,9 +70,9 @@ class _Model(BaseModel):
 class ProjectSpec(_Model):
     """The Custom Vision project (one per spec)."""
 
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
     """Project name; the project's identity in the service."""
-    description: str = ""
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     """Free text shown in the portal."""
     classification: Literal["multiclass", "multilabel"] = "multiclass"
     """Multiclass: exactly one tag per image. Multilabel: any number of tags per image."""
@@ -66,13 +94,13 @@ class ProjectSpec(_Model):
 class TagSpec(_Model):
     """A tag (label) of the project."""
 
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
     """Tag name; unique in the project, compared case-insensitively."""
-    description: str = ""
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     """Free text shown in the portal."""
     type: Literal["regular", "negative"] = "regular"
     """A negative tag marks images that match none of the other tags; it stands alone."""
-    renamed_from: str | None = Field(default=None, min_length=1, max_length=256)
+    renamed_from: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     """The name this tag had (like Terraform's `moved`): when the project has a tag of that
     name and none of this one, it is renamed in place (one update; its images keep it, and
     the iteration trained on it is renamed too, without training again). Harmless once
@@ -161,7 +189,7 @@ class TrainingSpec(_Model):
 
     type: Literal["regular", "advanced"] = "regular"
     """Regular (fast) or advanced (longer, budgeted) training."""
-    budget_hours: int = Field(default=0, ge=0)
+    budget_hours: Count = Field(default=0, ge=0)
     """Reserved budget for advanced training, in hours (at least 1 when advanced)."""
     notification_email: str | None = None
     """Address the service emails when training ends."""
@@ -187,43 +215,43 @@ class TrainingSpec(_Model):
 class TagGatesSpec(_Model):
     """Minimum metrics of one tag for a trained iteration to be published."""
 
-    min_precision: float | None = Field(default=None, ge=0, le=1)
+    min_precision: Number | None = Field(default=None, ge=0, le=1)
     """Minimum precision of this tag (0-1)."""
-    min_recall: float | None = Field(default=None, ge=0, le=1)
+    min_recall: Number | None = Field(default=None, ge=0, le=1)
     """Minimum recall of this tag (0-1)."""
-    min_ap: float | None = Field(default=None, ge=0, le=1)
+    min_ap: Number | None = Field(default=None, ge=0, le=1)
     """Minimum average precision of this tag (0-1)."""
 
 
 class GatesSpec(_Model):
     """Quality gates: a trained iteration that fails one is not published."""
 
-    min_precision: float | None = Field(default=None, ge=0, le=1)
+    min_precision: Number | None = Field(default=None, ge=0, le=1)
     """Minimum overall precision (0-1)."""
-    min_recall: float | None = Field(default=None, ge=0, le=1)
+    min_recall: Number | None = Field(default=None, ge=0, le=1)
     """Minimum overall recall (0-1)."""
-    min_ap: float | None = Field(default=None, ge=0, le=1)
+    min_ap: Number | None = Field(default=None, ge=0, le=1)
     """Minimum overall average precision (0-1)."""
-    threshold: float = Field(default=0.5, gt=0, lt=1)
+    threshold: Number = Field(default=0.5, gt=0, lt=1)
     """Probability threshold at which precision and recall are measured."""
     per_tag: dict[str, TagGatesSpec] = Field(default_factory=dict)
     """Gates of single tags, keyed by tag name."""
     no_regression: bool = False
     """Refuse an iteration whose precision, recall or AP is below the published iteration's."""
-    regression_tolerance: float = Field(default=0.0, ge=0, le=1)
+    regression_tolerance: Number = Field(default=0.0, ge=0, le=1)
     """How far below the published iteration a metric may fall under no_regression."""
 
 
 class PublishSpec(_Model):
     """Publish the trained iteration for prediction."""
 
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
     """Publish name that prediction clients use."""
     prediction_resource: str | None = None
     """Full ARM id of the prediction resource (/subscriptions/.../providers/
     Microsoft.CognitiveServices/accounts/NAME); null or empty: the one in the environment (on
     the built-in emulator, its own)."""
-    keep: int = Field(default=3, ge=1, le=20)
+    keep: Count = Field(default=3, ge=1, le=20)
     """How many iterations to keep (oldest unpublished ones are deleted first)."""
 
     @field_validator("prediction_resource")
@@ -255,7 +283,7 @@ class PruneSpec(_Model):
 class Spec(_Model):
     """A cvspec spec: the desired state of one Custom Vision classification project."""
 
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_not_boolean)] = 1
     """Version of the spec format."""
     tier: Literal["S0", "F0"] = "S0"
     """Pricing tier of the training resource; sets the tag and image limits checked offline."""

@@ -28,6 +28,9 @@ def describe_error(error: ErrorDetails) -> tuple[str, bool]:
         return f"expected a mapping, got {_yaml_type(error['input'])}", False
     if kind == "list_type":
         return f"expected a list, got {_yaml_type(error['input'])}", False
+    if kind == "string_too_long":  # never echo the text: it may be megabytes
+        limit = (error.get("ctx") or {}).get("max_length")
+        return f"too long: {len(error['input']):,} characters, at most {limit:,}", False
     if kind == "value_error":
         return error["msg"].removeprefix("Value error, "), False
     message = error["msg"].replace("Input should be", "should be", 1)

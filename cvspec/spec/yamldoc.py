@@ -7,10 +7,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Loc = tuple[str | int, ...]
 """Path of a value in the document: mapping keys and sequence indexes."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of lists and mappings (a spec needs 5): deeper documents are refused
+before Python's recursion limit is reached."""
+MAX_ALIAS_NODES = 10_000
+"""Most nodes that aliases (`*name`) may add to the document once expanded: bounds the
+time and memory of a "billion laughs" document, which is refused at the alias that crosses
+it."""
+
+_NOT_TEXT = {
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,12 @@ class Document:
     keys: dict[Loc, Position] = field(default_factory=dict)
     duplicate_keys: list[tuple[Loc, int]] = field(default_factory=list)
     """Keys written twice in one mapping, with the line of their first occurrence."""
+    unquoted: dict[Loc, tuple[str, str]] = field(default_factory=dict)
+    """Unquoted scalars that YAML read as a boolean or a number: their text and what YAML
+    made of them ("a boolean", "a number"), for hints such as quoting `no`."""
+    unquoted_keys: dict[Loc, str] = field(default_factory=dict)
+    """Unquoted mapping keys that YAML read as a boolean or a number, by their path in the
+    data (ending with the key's value, e.g. False), with their text."""
 
     def position(self, loc: Loc, *, of_key: bool = False) -> Position:
         """Where `loc` was written; the nearest written ancestor if it was not."""
@@ -52,7 +73,7 @@ class YamlSyntaxError(Exception):
 def parse_yaml(text: str) -> Document:
     """Parse one YAML document. Raises YamlSyntaxError."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(text, exc) from None
     try:
@@ -71,6 +92,45 @@ def parse_yaml(text: str) -> Document:
     if node is not None:
         _walk(node, (), doc, set())
     return doc
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses deep nesting and large alias expansions while composing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0  # nodes added by aliases so far
+        self._sizes: dict[int, int] = {}  # id(node) -> its node count with aliases expanded
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            self._expanded += self._sizes.get(id(node), 1)  # 1: a recursive alias
+            if self._expanded > MAX_ALIAS_NODES:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes; "
+                    "write the values out instead of repeating anchors",
+                    mark,
+                )
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = node.value
+        elif isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        self._sizes[id(node)] = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+        return node
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
@@ -96,6 +156,8 @@ def _walk(node: Node, loc: Loc, doc: Document, active: set[int]) -> None:
     if id(node) in active:  # a recursive alias
         return
     doc.values[loc] = _position(node.start_mark)
+    if isinstance(node, ScalarNode) and node.style is None and node.tag in _NOT_TEXT:
+        doc.unquoted[loc] = (node.value, _NOT_TEXT[node.tag])
     active.add(id(node))
     if isinstance(node, MappingNode):
         _walk_mapping(node, loc, doc, active)
@@ -115,7 +177,13 @@ def _walk_mapping(node: MappingNode, loc: Loc, doc: Document, active: set[int]) 
             doc.duplicate_keys.append((child, doc.keys[child].line))
         seen.add(key_node.value)
         doc.keys[child] = _position(key_node.start_mark)
+        if key_node.style is None and key_node.tag in _NOT_TEXT:
+            resolved = yaml.SafeLoader.yaml_constructors[key_node.tag](_KEY_READER, key_node)
+            doc.unquoted_keys[(*loc, resolved)] = key_node.value
         _walk(value_node, child, doc, active)
+
+
+_KEY_READER = yaml.SafeLoader("")
 
 
 def iter_strings(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
