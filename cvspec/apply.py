@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from azure.cognitiveservices.vision.customvision.training import models as m
 
 from cvspec import ops, recover, training
-from cvspec.errors import CvspecError, ServiceError
+from cvspec.errors import CvspecError, PlanError, ServiceError
 from cvspec.gates import Evaluation
 from cvspec.marker import split_description
 from cvspec.plan import Plan
@@ -207,7 +207,16 @@ def _(op: ops.CreateProject, ctx: Context) -> None:
     except ServiceError as exc:
         if exc.code != "BadRequestProjectNameNotUnique":
             raise
-        project = next(p for p in call(client.get_projects) if p.name == op.name)
+        projects = call(client.get_projects)
+        same = [p for p in projects if p.name == op.name]
+        if len(same) != 1:  # the service compared the name another way (e.g. ignoring case)
+            clashes = [p for p in projects if p.name.casefold() == op.name.casefold()]
+            listed = ", ".join(sorted(f"{p.name!r} ({p.id})" for p in clashes)) or "none listed"
+            raise PlanError(
+                f"the service refuses the project name {op.name!r} as not unique; "
+                f"projects with a similar name: {listed}. Rename the spec's project or theirs."
+            ) from None
+        project = same[0]
     ctx.project_id = project.id
 
 
