@@ -4,7 +4,21 @@ like the SDK's methods), state in a Store under the data directory.
 Where the service's behaviour is not documented (``[UNCONFIRMED]`` in
 shared/docs/service-behavior.md) the emulator makes these choices:
 
-- names of projects and of a project's tags are unique case-insensitively;
+- names of projects and of a project's tags are unique case-insensitively. For projects this
+  is a decision on weak evidence (issue 12): the Swagger's error enum has
+  ``BadRequestProjectNameNotUnique`` (beside ``BadRequestTagNameNotUnique``), and no recording
+  shows a clash either way. Against it, only circumstantial reports: Azure/LearnAI-Bootcamp
+  issue 29 (2018) says a lab that always creates "My New Project" made a new project on each
+  run until the project limit; Azure/azure-sdk-for-python issue 2800 (a maintainer) names the
+  project limit as the cause of "Access Denied" on re-runs of a fixed-name quickstart;
+  microsoft/Cognitive-CustomVision-Windows issue 16 reports "Bad Request" on every re-run,
+  code not shown (the name or the limit). None shows an error body, all predate v3.x, and
+  nothing says whether the current service compares names at all, so the emulator keeps the
+  stricter rule. cvspec does not depend on it: it looks a project up by its exact name and
+  refuses to plan, apply or destroy when several projects have it, listing their ids
+  (cvspec/live.py ``_find_project``; tests/test_project_names.py makes that state by copying
+  a row of the store, since no call of the emulator can), and a create refused as not unique
+  because of a name differing in case is one clean error naming the other project;
 - new projects are ``Multilabel`` unless told otherwise (as the recordings show);
 - de-duplication is by the sha256 of the bytes among the project's workspace images, also
   within one batch; a duplicate answers ``OKDuplicate`` with the original image, adds the new
