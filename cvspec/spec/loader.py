@@ -193,5 +193,18 @@ _BOOLEAN_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off"}
 
 def _render(found: list[tuple[Loc, str, bool]], locator: Locator) -> list[str]:
     ordered = sorted(found, key=lambda item: locator.sort_key(item[0], at_key=item[2]))
-    lines = [locator.problem(loc, message, at_key=at_key) for loc, message, at_key in ordered]
+    lines = [
+        locator.problem(loc, _bounded(message), at_key=at_key) for loc, message, at_key in ordered
+    ]
     return list(dict.fromkeys(lines))
+
+
+MAX_MESSAGE = 500
+"""Longest problem message: a validator that quotes a value (a URL, an email address) must
+not print a megabyte of it."""
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[: MAX_MESSAGE - 40]}... (cut short: {len(message):,} characters)"

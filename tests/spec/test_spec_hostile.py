@@ -134,6 +134,19 @@ def test_long_description_under_the_size_limit__refused_with_its_length(project:
     _assert_refused_fast(_validate(spec), expected)
 
 
+def test_a_long_value_quoted_by_a_validator__message_cut_short(project: Path) -> None:
+    spec = project / "email.yaml"
+    spec.write_text(
+        "version: 1\nproject: {name: pets}\ntraining: {notification_email: " + "x" * 500_000 + "}\n"
+    )
+    expected = (
+        "email.yaml:3:32: training.notification_email: not an email address: '"
+        + "x" * 437
+        + "... (cut short: 500,024 characters)"
+    )
+    _assert_refused_fast(_validate(spec), expected)
+
+
 def test_not_utf8__names_line_column_and_byte_offset(project: Path) -> None:
     spec = project / "latin1.yaml"
     spec.write_bytes("version: 1\nproject:\n  name: caf\xe9s\n".encode("latin-1"))
