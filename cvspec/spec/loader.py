@@ -128,9 +128,10 @@ def _read_text(path: Path) -> str:
 
 
 def _too_large(path: Path, stream: BinaryIO) -> str:
-    """The problem of a spec over MAX_SPEC_BYTES, naming its longest line (read in chunks)."""
+    """The problem of a spec over MAX_SPEC_BYTES, naming its longest line (read in chunks,
+    at most 64 MiB of it: the spec may be /dev/zero)."""
     size = line = longest_line = longest = current = 0
-    while chunk := stream.read(1024 * 1024):
+    while size < 64 * 1024 * 1024 and (chunk := stream.read(1024 * 1024)):
         size += len(chunk)
         for piece in chunk.split(b"\n")[:-1]:
             current += len(piece)
@@ -141,9 +142,11 @@ def _too_large(path: Path, stream: BinaryIO) -> str:
         current += len(chunk) - chunk.rfind(b"\n") - 1
     if current > longest:
         longest, longest_line = current, line + 1
+    more = "more than " if stream.read(1) else ""
+    total = f"{more}{size:,}"
     return (
-        f"{display_path(path)}:{longest_line}:1: spec is {size:,} bytes, over the "
-        f"{MAX_SPEC_BYTES:,}-byte limit (line {longest_line} alone is {longest:,} bytes)"
+        f"{display_path(path)}:{longest_line}:1: spec is {total} bytes, over the "
+        f"{MAX_SPEC_BYTES:,}-byte limit (line {longest_line} alone is {more}{longest:,} bytes)"
     )
 
 

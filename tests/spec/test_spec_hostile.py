@@ -113,6 +113,17 @@ def test_ten_megabyte_description__refused_by_size_never_printed(project: Path) 
     _assert_refused_fast(_validate(spec), expected)
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_spec__size_scan_stops(project: Path) -> None:
+    spec = project / "endless.yaml"
+    spec.symlink_to("/dev/zero")
+    expected = (
+        "endless.yaml:1:1: spec is more than 67,108,864 bytes, over the 1,048,576-byte limit "
+        "(line 1 alone is more than 67,108,864 bytes)"
+    )
+    _assert_refused_fast(_validate(spec), expected)
+
+
 def test_a_megabyte_of_tiny_values__refused_at_the_node_limit(project: Path) -> None:
     """The worst case under the size limit: 520,000 one-letter values took 15 s and 550 MB."""
     spec = project / "many.yaml"
