@@ -184,6 +184,9 @@ def _unquoted_hint(kind: str, unquoted: tuple[str, str] | None, message: str) ->
             f"should be text, got {text}, which YAML reads as {read_as}; "
             f'quote it if you mean the text: "{text}"'
         )
+    expected = message.rsplit(", got ", 1)[0]
+    if kind == "literal_error" and "'" in expected:  # `type: no` where a word is expected
+        return f"{expected}, got {text}, which YAML reads as {read_as}"
     return message
 
 
