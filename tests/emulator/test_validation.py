@@ -6,10 +6,12 @@ the keep-alive connection open."""
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import io
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 from msrest.exceptions import HttpOperationError
 
+from cvspec.emulator import api_schema
 from cvspec.emulator.server import EmulatorServer
 
 from .support import make_image, prediction_client, training_client
@@ -323,3 +326,24 @@ def test_internal_error_keeps_the_connection_open(
         assert connection.sock is sock  # the same socket: not reconnected
     finally:
         connection.close()
+
+
+# -- the generated schema table --------------------------------------------------------------
+
+
+SWAGGER = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "customvision"
+
+
+@pytest.mark.skipif(not SWAGGER.is_dir(), reason="../shared/reference/customvision absent")
+def test_api_schema_is_generated_from_the_swagger() -> None:
+    """cvspec/emulator/api_schema.py is what tools/gen_api_schema.py makes of the Swagger."""
+    spec = importlib.util.spec_from_file_location(
+        "gen_api_schema", Path(__file__).resolve().parents[2] / "tools" / "gen_api_schema.py"
+    )
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    operations, definitions = generator.tables(SWAGGER)
+    assert operations == api_schema.OPERATIONS
+    assert definitions == api_schema.DEFINITIONS
+    assert len(operations) == 60
