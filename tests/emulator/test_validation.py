@@ -347,3 +347,62 @@ def test_api_schema_is_generated_from_the_swagger() -> None:
     assert operations == api_schema.OPERATIONS
     assert definitions == api_schema.DEFINITIONS
     assert len(operations) == 60
+
+
+# -- a probe like the issue's: one wrongly typed value at a time, on every operation ----------
+
+WRONG_VALUES: list[Any] = [5, 1.5, "x", True, [], {}, None, [5], {"a": 5}, -1, 2**40]
+WRONG_QUERY = ["x", "-1", "1.5", "99999999999999999999", "not-a-guid", "%00", "true,false"]
+
+
+def _probes(
+    api: str, definition: dict[str, Any], prefix: str = "", depth: int = 0
+) -> Iterator[tuple[str, Any]]:
+    """(dotted property path, a body with only that property wrong) for every property."""
+    schema = api_schema.DEFINITIONS.get(f"{api}:{definition.get('$ref', '').rsplit('/', 1)[-1]}")
+    schema = schema or definition
+    for name, prop in schema.get("properties", {}).items():
+        for value in WRONG_VALUES:
+            yield f"{prefix}{name}", {name: value}
+        items = prop.get("items", {})
+        if depth < 2 and "$ref" in items:
+            for path, inner in _probes(api, items, f"{prefix}{name}[].", depth + 1):
+                yield path, {name: [inner]}
+        elif depth < 2 and "$ref" in prop:
+            for path, inner in _probes(api, prop, f"{prefix}{name}.", depth + 1):
+                yield path, {name: inner}
+
+
+def test_no_wrong_value_answers_a_server_error(
+    server: EmulatorServer, api: requests.Session, trained: dict[str, Any]
+) -> None:
+    project, iteration = trained["project"], trained["iteration"]
+    real = {
+        "projectId": str(project.id),
+        "iterationId": str(iteration.id),
+        "tagId": str(trained["red"].id),
+        "domainId": str(project.settings.domain_id),
+        "imageId": G,
+        "publishedName": "nowhere",
+    }
+    sent = 0
+    for key, entry in api_schema.OPERATIONS.items():
+        kind, method, template = key.split(" ", 2)
+        if method == "DELETE":
+            continue  # a refused DELETE would be harmless, an accepted one not
+        base = (T if kind == "training" else P) + template.format(**real)
+        cases: list[tuple[str, str, Any]] = []
+        for param in entry["parameters"]:
+            if param["in"] == "query":
+                cases += [(f"?{param['name']}={v}", param["name"], None) for v in WRONG_QUERY]
+            elif param["in"] == "body":
+                cases += [("", path, body) for path, body in _probes(kind, param["schema"])]
+                cases += [("", "body", value) for value in WRONG_VALUES]
+        for query, where, body in cases:
+            answer = _call(server, api, method, base + query, body)
+            sent += 1
+            assert answer.status_code < 500, (key, where, body, answer.text)
+            error = answer.json() if answer.status_code >= 400 else {}
+            assert answer.status_code < 400 or set(error) == {"code", "message"}, answer.text
+    server.wait_for_training(30)
+    assert sent > 1000
