@@ -1,5 +1,6 @@
-"""HTTP plumbing shared by the route modules: reading query parameters and bodies the way
-the SDK sends them, and writing JSON and service errors."""
+"""HTTP plumbing shared by the route modules: the typed parameters that
+cvspec.emulator.validation checked, image parts of uploads, writing JSON and service errors,
+and the guard that turns an unexpected exception into the service's error envelope."""
 
 from __future__ import annotations
 
