@@ -178,6 +178,20 @@ def test_ids_must_be_guids(
     _refused(_call(server, api, "GET", f"{T}/projects/{project.id}{path}"), "BadRequestInvalidIds")
 
 
+def test_ids_in_posts_and_bodies_must_be_guids(
+    server: EmulatorServer, api: requests.Session, project: Project
+) -> None:
+    base = f"{T}/projects/{project.id}"
+    # the example: this answered 207 with the id echoed back
+    answer = _call(server, api, "POST", base + "/images/metadata?imageIds=not-a-guid", {"k": "v"})
+    _refused(answer, "BadRequestInvalidIds")
+    batch = {"images": [{"name": "a.png", "contents": "AAAA"}], "tagIds": ["red"]}
+    _refused(_call(server, api, "POST", base + "/images/files", batch), "BadRequestInvalidIds")
+    tags = {"tags": [{"imageId": "img-1", "tagId": G}]}
+    _refused(_call(server, api, "POST", base + "/images/tags", tags), "BadRequestInvalidIds")
+    _refused(_call(server, api, "POST", base + "/images?tagIds=red"), "BadRequestInvalidIds")
+
+
 def test_delete_image_tags_checks_ids_and_batch_size(
     server: EmulatorServer, api: requests.Session, project: Project
 ) -> None:
