@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,13 +17,13 @@ from cvspec.emulator.auth import KeyMiddleware
 from cvspec.emulator.backend import Backend
 from cvspec.emulator.faults import FaultConfig, FaultMiddleware, RateLimiter
 from cvspec.emulator.http import (
+    ErrorGuard,
     backend_of,
     call,
     gateway_error,
     http_error,
     path,
     service_error,
-    unexpected_error,
 )
 from cvspec.emulator.imaging import RESIZED_SIDE, THUMBNAIL_SIDE, rendition
 from cvspec.emulator.recorder import Recorder, RecorderMiddleware
@@ -110,11 +111,11 @@ def create_app(
             *_aliases(training_routes.ROUTES, "v3.4-preview", OLDER_TRAINING),
             *_aliases(prediction_routes.ROUTES, "v3.1", OLDER_PREDICTION),
         ],
+        middleware=[Middleware(ErrorGuard)],
         exception_handlers={
             exc.ServiceError: service_error,
             exc.GatewayError: gateway_error,
             HTTPException: http_error,
-            Exception: unexpected_error,
         },
     )
     app.state.backend = backend

@@ -39,7 +39,18 @@ shared/docs/service-behavior.md) the emulator makes these choices:
   moves the name from the iteration holding it (which becomes unpublished);
 - unpublishing leaves ``publishName`` as ``""`` (never-published iterations show ``null``);
 - object-detection domains and operations answer ``BadRequestUnsupportedDomain`` /
-  ``BadRequestOperationNotSupported``.
+  ``BadRequestOperationNotSupported``;
+- requests are checked against the Swagger before any of this runs (validation.py): a missing
+  required value answers ``BadRequestRequiredParamIsNull``, an id that is not a GUID (in the
+  path too) ``BadRequestInvalidIds``, a wrong type, range or enum value ``BadRequestInvalid``,
+  too many ids ``BadRequestExceededBatchSize``; an empty query value counts as absent, enum
+  values match case-insensitively, unknown parameters and body properties are ignored (as
+  ASP.NET model binding does), a PATCH body need not repeat required fields, ``skip`` must not
+  be negative, export flavors must fit the platform (``BadRequestExportValidationFailed``) and
+  QueryPredictions' orderBy, maxCount and thresholds (0..1, min <= max) answer
+  ``BadRequestPredictionInvalidQueryParameters``;
+- an unexpected internal error answers 500 ``ErrorUnknown`` "An internal error occurred." and
+  keeps the connection open.
 """
 
 from __future__ import annotations

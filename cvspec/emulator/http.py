@@ -1,9 +1,11 @@
-"""HTTP plumbing shared by the route modules: reading query parameters and bodies the way
-the SDK sends them, and writing JSON and service errors."""
+"""HTTP plumbing shared by the route modules: the typed parameters that
+cvspec.emulator.validation checked, image parts of uploads, writing JSON and service errors,
+and the guard that turns an unexpected exception into the service's error envelope."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,10 +14,13 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cvspec.emulator import exceptions as exc
 from cvspec.emulator.backend import Backend
-from cvspec.emulator.core import parse_ids
+from cvspec.emulator.validation import args
+
+LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -49,67 +54,11 @@ def path(request: Request, name: str) -> str:
     return str(request.path_params[name])
 
 
-def query(request: Request, name: str) -> str | None:
-    """A query parameter by its exact name, else case-insensitively."""
-    params = request.query_params
-    if name in params:
-        return params[name]
-    lowered = name.lower()
-    for key, value in params.items():
-        if key.lower() == lowered:
-            return value
-    return None
-
-
-def query_ids(request: Request, name: str) -> list[str]:
-    return parse_ids(query(request, name))
-
-
-def query_bool(request: Request, name: str, default: bool = False) -> bool:
-    value = query(request, name)
-    if value is None or value == "":
-        return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise exc.bad_request("BadRequestInvalid", f"'{value}' is not a valid value for {name}.")
-
-
-def query_int(request: Request, name: str, default: int) -> int:
-    value = query(request, name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise exc.bad_request(
-            "BadRequestInvalid", f"'{value}' is not a valid value for {name}."
-        ) from None
-
-
-def query_float(request: Request, name: str, default: float) -> float:
-    value = query(request, name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise exc.bad_request(
-            "BadRequestInvalid", f"'{value}' is not a valid value for {name}."
-        ) from None
-
-
-async def json_body(request: Request, required: bool = False) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        if required:
-            raise exc.bad_request("BadRequestRequiredParamIsNull", "A request body is required.")
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise exc.bad_request("BadRequestInvalid", "The request body is not valid JSON.") from None
+def arg(request: Request, name: str, default: Any = None) -> Any:
+    """A parameter of the request, checked and typed by cvspec.emulator.validation; absent
+    (None) answers ``default``."""
+    value = args(request).get(name)
+    return default if value is None else value
 
 
 async def image_files(request: Request) -> list[tuple[str, bytes]]:
@@ -167,8 +116,33 @@ async def http_error(request: Request, error: Exception) -> Response:
     return JSONResponse(body, status_code=error.status_code)
 
 
-async def unexpected_error(request: Request, error: Exception) -> Response:
-    return JSONResponse(
-        {"code": "ErrorUnknown", "message": f"Internal error: {type(error).__name__}: {error}"},
-        status_code=500,
-    )
+INTERNAL_ERROR = {"code": "ErrorUnknown", "message": "An internal error occurred."}
+
+
+class ErrorGuard:
+    """Any exception a handler did not turn into a service error answers the service's
+    envelope (500 ErrorUnknown, no Python text) and keeps the connection open: Starlette's
+    own last-resort handler re-raises, and uvicorn then drops the keep-alive connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            if started:
+                raise
+            LOG.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
+            await JSONResponse(INTERNAL_ERROR, status_code=500)(scope, receive, send)

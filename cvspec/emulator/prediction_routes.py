@@ -12,14 +12,13 @@ from starlette.routing import Route
 
 from cvspec.emulator import exceptions as exc
 from cvspec.emulator.http import (
+    arg,
     backend_of,
     call,
-    json_body,
     json_response,
-    path,
-    query,
     single_image,
 )
+from cvspec.emulator.validation import validated
 
 PREFIX = "/customvision/v3.1/prediction"
 C = PREFIX + "/{projectId}/classify/iterations/{publishedName}"
@@ -35,27 +34,25 @@ async def _classify_image(request: Request, store: bool) -> Response:
     data = await single_image(request)
     result = await call(
         backend_of(request).classify_image,
-        path(request, "projectId"),
-        path(request, "publishedName"),
+        arg(request, "projectId"),
+        arg(request, "publishedName"),
         data,
         _resource(request),
         store,
-        query(request, "application"),
+        arg(request, "application"),
     )
     return json_response(result)
 
 
 async def _classify_url(request: Request, store: bool) -> Response:
-    body = await json_body(request, required=True)
-    url = body.get("url") if isinstance(body, dict) else None
     result = await call(
         backend_of(request).classify_image_url,
-        path(request, "projectId"),
-        path(request, "publishedName"),
-        url,
+        arg(request, "projectId"),
+        arg(request, "publishedName"),
+        arg(request, "imageUrl")["url"],
         _resource(request),
         store,
-        query(request, "application"),
+        arg(request, "application"),
     )
     return json_response(result)
 
@@ -91,3 +88,4 @@ ROUTES = [
     Route(D + "/url", detect, methods=["POST"]),
     Route(D + "/url/nostore", detect, methods=["POST"]),
 ]
+ROUTES = validated(ROUTES, "prediction", PREFIX)

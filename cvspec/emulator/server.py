@@ -19,6 +19,25 @@ from cvspec.emulator.limits import tier_limits
 from cvspec.emulator.recorder import Recorder
 
 START_TIMEOUT_SECONDS = 30.0
+# The API gateway's 401 reads "HTTP/1.1 401 Access Denied" (docs/real-service-departures: the
+# official SDK's exception then says "Operation returned an invalid status code 'Access
+# Denied'"). ASGI cannot set a reason phrase, so uvicorn's table is changed; nothing else in
+# the emulator answers 401.
+GATEWAY_401_REASON = b"Access Denied"
+
+
+def _gateway_reason_phrase() -> None:
+    from uvicorn.protocols.http import h11_impl
+
+    h11_impl.STATUS_PHRASES[401] = GATEWAY_401_REASON
+    try:
+        from uvicorn.protocols.http import httptools_impl
+    except ImportError:  # httptools is optional
+        return
+    httptools_impl.STATUS_LINE[401] = b"HTTP/1.1 401 " + GATEWAY_401_REASON + b"\r\n"
+
+
+_gateway_reason_phrase()
 
 
 def _env_flag(name: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,20 +10,15 @@ from starlette.routing import Route
 
 from cvspec.emulator import exceptions as exc
 from cvspec.emulator.http import (
+    arg,
     backend_of,
     call,
     image_files,
-    json_body,
     json_response,
     no_content,
-    path,
-    query,
-    query_bool,
-    query_float,
-    query_ids,
-    query_int,
     single_image,
 )
+from cvspec.emulator.validation import validated
 
 PREFIX = "/customvision/v3.4-preview/training"
 
@@ -37,7 +31,7 @@ async def get_domains(request: Request) -> Response:
 
 
 async def get_domain(request: Request) -> Response:
-    return json_response(await call(backend_of(request).get_domain, path(request, "domainId")))
+    return json_response(await call(backend_of(request).get_domain, arg(request, "domainId")))
 
 
 async def get_projects(request: Request) -> Response:
@@ -45,44 +39,43 @@ async def get_projects(request: Request) -> Response:
 
 
 async def create_project(request: Request) -> Response:
-    options = await json_body(request)
-    platforms = query(request, "targetExportPlatforms")
     result = await call(
         backend_of(request).create_project,
-        query(request, "name"),
-        query(request, "description"),
-        query(request, "domainId"),
-        query(request, "classificationType"),
-        [p for p in (platforms or "").split(",") if p],
-        options if isinstance(options, dict) else None,
+        arg(request, "name"),
+        arg(request, "description"),
+        arg(request, "domainId"),
+        arg(request, "classificationType"),
+        arg(request, "targetExportPlatforms", []),
+        arg(request, "options"),
     )
     return json_response(result)
 
 
 async def get_project(request: Request) -> Response:
-    return json_response(await call(backend_of(request).get_project, path(request, "projectId")))
+    return json_response(await call(backend_of(request).get_project, arg(request, "projectId")))
 
 
 async def update_project(request: Request) -> Response:
-    body = await json_body(request, required=True)
     result = await call(
-        backend_of(request).update_project, path(request, "projectId"), _object(body)
+        backend_of(request).update_project,
+        arg(request, "projectId"),
+        arg(request, "updatedProject"),
     )
     return json_response(result)
 
 
 async def delete_project(request: Request) -> Response:
-    await call(backend_of(request).delete_project, path(request, "projectId"))
+    await call(backend_of(request).delete_project, arg(request, "projectId"))
     return no_content()
 
 
 async def export_project(request: Request) -> Response:
-    return json_response(await call(backend_of(request).export_project, path(request, "projectId")))
+    return json_response(await call(backend_of(request).export_project, arg(request, "projectId")))
 
 
 async def import_project(request: Request) -> Response:
     result = await call(
-        backend_of(request).import_project, query(request, "token"), query(request, "name")
+        backend_of(request).import_project, arg(request, "token"), arg(request, "name")
     )
     return json_response(result)
 
@@ -92,7 +85,7 @@ async def import_project(request: Request) -> Response:
 
 async def get_tags(request: Request) -> Response:
     result = await call(
-        backend_of(request).get_tags, path(request, "projectId"), query(request, "iterationId")
+        backend_of(request).get_tags, arg(request, "projectId"), arg(request, "iterationId")
     )
     return json_response(result)
 
@@ -100,10 +93,10 @@ async def get_tags(request: Request) -> Response:
 async def create_tag(request: Request) -> Response:
     result = await call(
         backend_of(request).create_tag,
-        path(request, "projectId"),
-        query(request, "name"),
-        query(request, "description"),
-        query(request, "type"),
+        arg(request, "projectId"),
+        arg(request, "name"),
+        arg(request, "description"),
+        arg(request, "type"),
     )
     return json_response(result)
 
@@ -111,26 +104,25 @@ async def create_tag(request: Request) -> Response:
 async def get_tag(request: Request) -> Response:
     result = await call(
         backend_of(request).get_tag,
-        path(request, "projectId"),
-        path(request, "tagId"),
-        query(request, "iterationId"),
+        arg(request, "projectId"),
+        arg(request, "tagId"),
+        arg(request, "iterationId"),
     )
     return json_response(result)
 
 
 async def update_tag(request: Request) -> Response:
-    body = await json_body(request, required=True)
     result = await call(
         backend_of(request).update_tag,
-        path(request, "projectId"),
-        path(request, "tagId"),
-        _object(body),
+        arg(request, "projectId"),
+        arg(request, "tagId"),
+        arg(request, "updatedTag"),
     )
     return json_response(result)
 
 
 async def delete_tag(request: Request) -> Response:
-    await call(backend_of(request).delete_tag, path(request, "projectId"), path(request, "tagId"))
+    await call(backend_of(request).delete_tag, arg(request, "projectId"), arg(request, "tagId"))
     return no_content()
 
 
@@ -140,14 +132,14 @@ async def delete_tag(request: Request) -> Response:
 async def get_images(request: Request) -> Response:
     result = await call(
         backend_of(request).get_images,
-        path(request, "projectId"),
-        query(request, "iterationId"),
-        query_ids(request, "tagIds"),
-        query(request, "taggingStatus"),
-        query(request, "$filter"),
-        query(request, "orderBy"),
-        query_int(request, "take", 50),
-        query_int(request, "skip", 0),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "tagIds", []),
+        arg(request, "taggingStatus"),
+        arg(request, "$filter"),
+        arg(request, "orderBy"),
+        arg(request, "take"),
+        arg(request, "skip"),
     )
     return json_response(result)
 
@@ -156,46 +148,47 @@ async def create_images_from_data(request: Request) -> Response:
     files = await image_files(request)
     outcome = await call(
         backend_of(request).create_images_from_data,
-        path(request, "projectId"),
+        arg(request, "projectId"),
         files,
-        query_ids(request, "tagIds"),
+        arg(request, "tagIds", []),
     )
     return json_response(outcome.body, outcome.status)
 
 
 async def create_images_from_files(request: Request) -> Response:
-    batch = await json_body(request, required=True)
     outcome = await call(
-        backend_of(request).create_images_from_files, path(request, "projectId"), _object(batch)
+        backend_of(request).create_images_from_files,
+        arg(request, "projectId"),
+        arg(request, "batch"),
     )
     return json_response(outcome.body, outcome.status)
 
 
 async def create_images_from_urls(request: Request) -> Response:
-    batch = await json_body(request, required=True)
     outcome = await call(
-        backend_of(request).create_images_from_urls, path(request, "projectId"), _object(batch)
+        backend_of(request).create_images_from_urls,
+        arg(request, "projectId"),
+        arg(request, "batch"),
     )
     return json_response(outcome.body, outcome.status)
 
 
 async def create_images_from_predictions(request: Request) -> Response:
-    batch = await json_body(request, required=True)
     outcome = await call(
         backend_of(request).create_images_from_predictions,
-        path(request, "projectId"),
-        _object(batch),
+        arg(request, "projectId"),
+        arg(request, "batch"),
     )
     return json_response(outcome.body, outcome.status)
 
 
 async def delete_images(request: Request) -> Response:
-    all_images = query_bool(request, "allImages")
-    all_iterations = query_bool(request, "allIterations")
+    all_images = arg(request, "allImages", False)
+    all_iterations = arg(request, "allIterations", False)
     await call(
         backend_of(request).delete_images,
-        path(request, "projectId"),
-        query_ids(request, "imageIds"),
+        arg(request, "projectId"),
+        arg(request, "imageIds", []),
         all_images,
         all_iterations,
     )
@@ -205,11 +198,11 @@ async def delete_images(request: Request) -> Response:
 async def get_image_count(request: Request) -> Response:
     result = await call(
         backend_of(request).get_image_count,
-        path(request, "projectId"),
-        query(request, "iterationId"),
-        query(request, "taggingStatus"),
-        query(request, "$filter"),
-        query_ids(request, "tagIds"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "taggingStatus"),
+        arg(request, "$filter"),
+        arg(request, "tagIds", []),
     )
     return json_response(result)
 
@@ -217,20 +210,19 @@ async def get_image_count(request: Request) -> Response:
 async def get_images_by_ids(request: Request) -> Response:
     result = await call(
         backend_of(request).get_images_by_ids,
-        path(request, "projectId"),
-        query_ids(request, "imageIds"),
-        query(request, "iterationId"),
+        arg(request, "projectId"),
+        arg(request, "imageIds", []),
+        arg(request, "iterationId"),
     )
     return json_response(result)
 
 
 async def update_image_metadata(request: Request) -> Response:
-    metadata = await json_body(request, required=True)
     outcome = await call(
         backend_of(request).update_image_metadata,
-        path(request, "projectId"),
-        query_ids(request, "imageIds"),
-        _object(metadata),
+        arg(request, "projectId"),
+        arg(request, "imageIds", []),
+        arg(request, "metadata"),
     )
     return json_response(outcome.body, outcome.status)
 
@@ -238,12 +230,12 @@ async def update_image_metadata(request: Request) -> Response:
 async def get_tagged_images(request: Request) -> Response:
     result = await call(
         backend_of(request).get_tagged_images,
-        path(request, "projectId"),
-        query(request, "iterationId"),
-        query_ids(request, "tagIds"),
-        query(request, "orderBy"),
-        query_int(request, "take", 50),
-        query_int(request, "skip", 0),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "tagIds", []),
+        arg(request, "orderBy"),
+        arg(request, "take"),
+        arg(request, "skip"),
     )
     return json_response(result)
 
@@ -251,9 +243,9 @@ async def get_tagged_images(request: Request) -> Response:
 async def get_tagged_image_count(request: Request) -> Response:
     result = await call(
         backend_of(request).get_tagged_image_count,
-        path(request, "projectId"),
-        query(request, "iterationId"),
-        query_ids(request, "tagIds"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "tagIds", []),
     )
     return json_response(result)
 
@@ -261,11 +253,11 @@ async def get_tagged_image_count(request: Request) -> Response:
 async def get_untagged_images(request: Request) -> Response:
     result = await call(
         backend_of(request).get_untagged_images,
-        path(request, "projectId"),
-        query(request, "iterationId"),
-        query(request, "orderBy"),
-        query_int(request, "take", 50),
-        query_int(request, "skip", 0),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "orderBy"),
+        arg(request, "take"),
+        arg(request, "skip"),
     )
     return json_response(result)
 
@@ -273,16 +265,15 @@ async def get_untagged_images(request: Request) -> Response:
 async def get_untagged_image_count(request: Request) -> Response:
     result = await call(
         backend_of(request).get_untagged_image_count,
-        path(request, "projectId"),
-        query(request, "iterationId"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
     )
     return json_response(result)
 
 
 async def create_image_tags(request: Request) -> Response:
-    batch = await json_body(request, required=True)
     result = await call(
-        backend_of(request).create_image_tags, path(request, "projectId"), _object(batch)
+        backend_of(request).create_image_tags, arg(request, "projectId"), arg(request, "batch")
     )
     return json_response(result)
 
@@ -290,9 +281,9 @@ async def create_image_tags(request: Request) -> Response:
 async def delete_image_tags(request: Request) -> Response:
     await call(
         backend_of(request).delete_image_tags,
-        path(request, "projectId"),
-        query_ids(request, "imageIds"),
-        query_ids(request, "tagIds"),
+        arg(request, "projectId"),
+        arg(request, "imageIds", []),
+        arg(request, "tagIds", []),
     )
     return no_content()
 
@@ -301,37 +292,35 @@ async def delete_image_tags(request: Request) -> Response:
 
 
 async def train_project(request: Request) -> Response:
-    parameters = await json_body(request)
     result = await call(
         backend_of(request).train_project,
-        path(request, "projectId"),
-        query(request, "trainingType"),
-        query_int(request, "reservedBudgetInHours", 0),
-        query_bool(request, "forceTrain"),
-        query(request, "notificationEmailAddress"),
-        parameters if isinstance(parameters, dict) else None,
+        arg(request, "projectId"),
+        arg(request, "trainingType"),
+        arg(request, "reservedBudgetInHours"),
+        arg(request, "forceTrain", False),
+        arg(request, "notificationEmailAddress"),
+        arg(request, "trainingParameters"),
     )
     return json_response(result)
 
 
 async def get_iterations(request: Request) -> Response:
-    return json_response(await call(backend_of(request).get_iterations, path(request, "projectId")))
+    return json_response(await call(backend_of(request).get_iterations, arg(request, "projectId")))
 
 
 async def get_iteration(request: Request) -> Response:
     result = await call(
-        backend_of(request).get_iteration, path(request, "projectId"), path(request, "iterationId")
+        backend_of(request).get_iteration, arg(request, "projectId"), arg(request, "iterationId")
     )
     return json_response(result)
 
 
 async def update_iteration(request: Request) -> Response:
-    body = await json_body(request, required=True)
     result = await call(
         backend_of(request).update_iteration,
-        path(request, "projectId"),
-        path(request, "iterationId"),
-        _object(body),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "updatedIteration"),
     )
     return json_response(result)
 
@@ -339,8 +328,8 @@ async def update_iteration(request: Request) -> Response:
 async def delete_iteration(request: Request) -> Response:
     await call(
         backend_of(request).delete_iteration,
-        path(request, "projectId"),
-        path(request, "iterationId"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
     )
     return no_content()
 
@@ -348,11 +337,11 @@ async def delete_iteration(request: Request) -> Response:
 async def publish_iteration(request: Request) -> Response:
     result = await call(
         backend_of(request).publish_iteration,
-        path(request, "projectId"),
-        path(request, "iterationId"),
-        query(request, "publishName"),
-        query(request, "predictionId"),
-        query_bool(request, "overwrite"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "publishName"),
+        arg(request, "predictionId"),
+        arg(request, "overwrite", False),
     )
     return json_response(result)
 
@@ -360,8 +349,8 @@ async def publish_iteration(request: Request) -> Response:
 async def unpublish_iteration(request: Request) -> Response:
     await call(
         backend_of(request).unpublish_iteration,
-        path(request, "projectId"),
-        path(request, "iterationId"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
     )
     return no_content()
 
@@ -369,10 +358,10 @@ async def unpublish_iteration(request: Request) -> Response:
 async def get_iteration_performance(request: Request) -> Response:
     result = await call(
         backend_of(request).get_iteration_performance,
-        path(request, "projectId"),
-        path(request, "iterationId"),
-        query_float(request, "threshold", 0.5),
-        query_float(request, "overlapThreshold", 0.3),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "threshold", 0.5),
+        arg(request, "overlapThreshold", 0.3),
     )
     return json_response(result)
 
@@ -380,12 +369,12 @@ async def get_iteration_performance(request: Request) -> Response:
 async def get_image_performances(request: Request) -> Response:
     result = await call(
         backend_of(request).get_image_performances,
-        path(request, "projectId"),
-        path(request, "iterationId"),
-        query_ids(request, "tagIds"),
-        query(request, "orderBy"),
-        query_int(request, "take", 50),
-        query_int(request, "skip", 0),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "tagIds", []),
+        arg(request, "orderBy"),
+        arg(request, "take"),
+        arg(request, "skip"),
     )
     return json_response(result)
 
@@ -393,9 +382,9 @@ async def get_image_performances(request: Request) -> Response:
 async def get_image_performance_count(request: Request) -> Response:
     result = await call(
         backend_of(request).get_image_performance_count,
-        path(request, "projectId"),
-        path(request, "iterationId"),
-        query_ids(request, "tagIds"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "tagIds", []),
     )
     return json_response(result)
 
@@ -403,17 +392,17 @@ async def get_image_performance_count(request: Request) -> Response:
 async def export_iteration(request: Request) -> Response:
     result = await call(
         backend_of(request).export_iteration,
-        path(request, "projectId"),
-        path(request, "iterationId"),
-        query(request, "platform") or "",
-        query(request, "flavor"),
+        arg(request, "projectId"),
+        arg(request, "iterationId"),
+        arg(request, "platform") or "",
+        arg(request, "flavor"),
     )
     return json_response(result)
 
 
 async def get_exports(request: Request) -> Response:
     result = await call(
-        backend_of(request).get_exports, path(request, "projectId"), path(request, "iterationId")
+        backend_of(request).get_exports, arg(request, "projectId"), arg(request, "iterationId")
     )
     return json_response(result)
 
@@ -425,37 +414,35 @@ async def quick_test_image(request: Request) -> Response:
     data = await single_image(request)
     result = await call(
         backend_of(request).quick_test_image,
-        path(request, "projectId"),
+        arg(request, "projectId"),
         data,
-        query(request, "iterationId"),
-        query_bool(request, "store", True),
+        arg(request, "iterationId"),
+        arg(request, "store", True),
     )
     return json_response(result)
 
 
 async def quick_test_image_url(request: Request) -> Response:
-    body = _object(await json_body(request, required=True))
     result = await call(
         backend_of(request).quick_test_image_url,
-        path(request, "projectId"),
-        body.get("url"),
-        query(request, "iterationId"),
-        query_bool(request, "store", True),
+        arg(request, "projectId"),
+        arg(request, "imageUrl")["url"],
+        arg(request, "iterationId"),
+        arg(request, "store", True),
     )
     return json_response(result)
 
 
 async def query_predictions(request: Request) -> Response:
-    body = await json_body(request, required=True)
     result = await call(
-        backend_of(request).query_predictions, path(request, "projectId"), _object(body)
+        backend_of(request).query_predictions, arg(request, "projectId"), arg(request, "query")
     )
     return json_response(result)
 
 
 async def delete_prediction(request: Request) -> Response:
     await call(
-        backend_of(request).delete_prediction, path(request, "projectId"), query_ids(request, "ids")
+        backend_of(request).delete_prediction, arg(request, "projectId"), arg(request, "ids", [])
     )
     return no_content()
 
@@ -465,16 +452,10 @@ async def delete_prediction(request: Request) -> Response:
 
 def detection_only(operation: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
-        await call(backend_of(request).get_project, path(request, "projectId"))
+        await call(backend_of(request).get_project, arg(request, "projectId"))
         raise exc.not_supported_for_classification(operation)
 
     return handler
-
-
-def _object(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise exc.bad_request("BadRequestInvalid", "The request body must be a JSON object.")
-    return value
 
 
 P = PREFIX + "/projects/{projectId}"
@@ -542,3 +523,4 @@ ROUTES = [
     ),
     Route(P + "/train", train_project, methods=["POST"]),
 ]
+ROUTES = validated(ROUTES, "training", PREFIX)

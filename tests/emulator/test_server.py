@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -253,7 +254,7 @@ def test_serve_with_an_extra_prediction_resource(tmp_path: Path) -> None:
         assert env["VISION_PREDICTION_RESOURCE_ID_2"] == resource
         url = (
             env["VISION_PREDICTION_ENDPOINT"]
-            + "/customvision/v3.1/prediction/x/classify/iterations/y/url"
+            + f"/customvision/v3.1/prediction/{uuid.uuid4()}/classify/iterations/y/url"
         )
         answer = requests.post(url, json={"url": "http://x"}, headers={"Prediction-Key": "k2"})
         assert answer.status_code == 404  # the key is known; the iteration is not
