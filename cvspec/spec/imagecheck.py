@@ -1,14 +1,20 @@
-"""Cheap image checks: format and size from the header, truncation from the last bytes.
+"""Image checks before any upload: what the service would refuse, found offline.
 
-Nothing is decoded: Pillow reads only the header, a truncated file is recognised by a
-missing end marker, and a PNG's chunk CRCs are verified. The service's limits are in
-service-behavior.md §3.
+Format and size come from the header; a file cut short is recognised by a missing end
+marker and a PNG's chunk CRCs are verified (all cheap). Then the pixel data is decoded
+with Pillow, as the service (and cvspec's emulator) decodes it: a file whose header and
+checksums are right but whose pixel data is garbage or ends early is refused. A JPEG is
+decoded in draft mode (every coefficient is entropy-decoded, so truncation and garbage are
+found, but the inverse DCT runs at 1/8 scale). The decode is the costly part (see
+docs/benchmarks-spec.md); the hash cache keeps its verdict, so a file is decoded once per
+version. The service's limits are in service-behavior.md §3.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import warnings
 from typing import NamedTuple
 
 from PIL import Image
@@ -33,7 +39,8 @@ class ImageFacts(NamedTuple):
 
 
 def inspect_image(data: bytes, *, complete: bool = True) -> ImageFacts:
-    """Read format and size from the header; check the end when `data` is the whole file."""
+    """Read format and size from the header; when `data` is the whole file, check its end
+    and decode its pixel data."""
     if not data:
         return ImageFacts("", 0, 0, "")
     try:
@@ -44,8 +51,28 @@ def inspect_image(data: bytes, *, complete: bool = True) -> ImageFacts:
     if fmt not in ACCEPTED_FORMATS:
         defect = f"unsupported image format {fmt} (the service accepts JPEG, PNG, BMP and GIF)"
         return ImageFacts(fmt, width, height, defect)
-    defect = (_truncation(fmt, data) or _corrupt_png(fmt, data)) if complete else ""
+    if not complete:
+        return ImageFacts(fmt, width, height, "")
+    defect = _truncation(fmt, data) or _corrupt_png(fmt, data)
+    if not defect and max(width, height) <= MAX_SIDE and _aspect_of(width, height) <= MAX_ASPECT:
+        defect = _undecodable(fmt, data)  # an image refused for its size is not decoded
     return ImageFacts(fmt, width, height, defect)
+
+
+def _undecodable(fmt: str, data: bytes) -> str:
+    """Decode the pixel data (the first frame of a GIF) as the service does."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning
+            with Image.open(io.BytesIO(data)) as image:
+                if fmt == "JPEG":
+                    image.draft(None, (1, 1))
+                image.load()
+    except Exception as exc:  # Pillow's decoders raise OSError, ValueError, struct.error, ...
+        if "truncated" in str(exc):
+            return f"truncated {fmt} (the pixel data ends early)"
+        return f"corrupt {fmt} (the pixel data cannot be decoded)"
+    return ""
 
 
 def _corrupt_png(fmt: str, data: bytes) -> str:
@@ -88,5 +115,9 @@ def image_problems(facts: ImageFacts, size: int) -> list[str]:
 
 
 def _aspect(facts: ImageFacts) -> float:
-    short = min(facts.width, facts.height)
-    return max(facts.width, facts.height) / short if short else float("inf")
+    return _aspect_of(facts.width, facts.height)
+
+
+def _aspect_of(width: int, height: int) -> float:
+    short = min(width, height)
+    return max(width, height) / short if short else float("inf")
