@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import struct
-import warnings
 from typing import NamedTuple
 
 from PIL import Image
@@ -66,13 +65,11 @@ def inspect_image(data: bytes, *, complete: bool = True) -> ImageFacts:
 
 def _undecodable(fmt: str, data: bytes) -> str:
     """Decode the pixel data (the first frame of a GIF) as the service does."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning
-            with Image.open(io.BytesIO(data)) as image:
-                if fmt == "JPEG":
-                    image.draft(None, (1, 1))
-                image.load()
+    try:  # no warnings.catch_warnings() here: it is not thread-safe (a thread pool calls this)
+        with Image.open(io.BytesIO(data)) as image:
+            if fmt == "JPEG":
+                image.draft(None, (1, 1))
+            image.load()
     except Exception as exc:  # Pillow's decoders raise OSError, ValueError, struct.error, ...
         if "truncated" in str(exc):
             return f"truncated {fmt} (the pixel data ends early)"
