@@ -85,6 +85,8 @@ def _corrupt_png(fmt: str, data: bytes) -> str:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
     except Exception as exc:  # verify() raises SyntaxError, OSError, struct.error, ...
+        if "truncated" in str(exc).lower():  # a chunk runs past the end, an IEND follows
+            return "truncated PNG (a chunk ends early)"
         return f"corrupt PNG ({exc})"
     return ""
 

@@ -34,7 +34,7 @@ def test_validate__reports_every_undecodable_image(project: Path) -> None:
     lines = [line for line in result.output.splitlines() if line.startswith("images/")]
     assert sorted(lines) == [
         "images/cat/cut.jpg: truncated JPEG (no end-of-image marker)",
-        "images/cat/cut.png: corrupt PNG (Truncated File Read)",
+        "images/cat/cut.png: truncated PNG (a chunk ends early)",
         "images/cat/garbage.png: corrupt PNG (the pixel data cannot be decoded)",
         "images/dog/cut.gif: truncated GIF (the pixel data ends early)",
         "images/dog/garbage.jpg: corrupt JPEG (the pixel data cannot be decoded)",
