@@ -1,5 +1,15 @@
-"""Image checks as the service applies them: format (JPEG, PNG, BMP, GIF decoded with
-Pillow), byte size, dimensions and aspect ratio."""
+"""Image checks as the service applies them: byte size, format (JPEG, PNG, BMP, GIF), dimensions
+and aspect ratio from the header, then a full decode of the pixel data with Pillow.
+
+The service decodes what it stores: a file whose header and checksums are right but whose
+pixel data cannot be decoded, or that ends in the middle of its pixel data, is refused
+(per image ``ErrorImageFormat``, the only status of ``ImageCreateStatus`` that fits). At
+request level (one image, prediction, quick test) an undecodable file answers
+``BadRequestImageFormat`` and a truncated one ``BadRequestImageStream``; which of the two
+the service picks for each case is inferred (service-behavior.md §6 leaves it open).
+The decode runs only after the header's dimensions passed the limits, so it is bounded by
+``max_dimension`` squared pixels.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +75,33 @@ def inspect_image(data: bytes, limits: TierLimits, max_bytes: int) -> ImageInfo:
             "Unsupported image format. Supported formats are JPEG, PNG, BMP and GIF.",
         )
     check_dimensions(width, height, limits)
+    decode_fully(data)
     return ImageInfo(width=width, height=height, format=fmt)
+
+
+def decode_fully(data: bytes) -> None:
+    """Decode every pixel (the first frame of a GIF) as the service does before storing.
+
+    Raises:
+        ImageProblem: the pixel data is truncated or cannot be decoded.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+    except Exception as error:  # Pillow's decoders raise OSError, ValueError, struct.error...
+        if "truncated" in str(error):
+            raise ImageProblem(
+                "ErrorImageFormat",
+                "BadRequestImageStream",
+                "The image data ends before the image does (truncated file).",
+            ) from None
+        raise ImageProblem(
+            "ErrorImageFormat",
+            "BadRequestImageFormat",
+            "The image data cannot be decoded.",
+        ) from None
 
 
 def check_dimensions(width: int, height: int, limits: TierLimits) -> None:

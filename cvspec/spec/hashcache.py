@@ -1,8 +1,9 @@
 """Content hashes of image files, cached by (path, size, mtime) under `<spec dir>/.cvspec/`.
 
 A file whose size and mtime are unchanged is not read again: its sha256 and image facts
-come from the cache. Cold hashing reads each file once, in a thread pool (hashlib releases
-the GIL), and inspects the same bytes for the image checks.
+come from the cache. Cold hashing reads each file once, in a thread pool (hashlib and
+Pillow's decoders release the GIL), and inspects and decodes the same bytes for the image
+checks; the cache keeps the verdict, so a file is decoded once per version.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cvspec.spec.imagecheck import ImageFacts, inspect_image
 
 CACHE_DIR = ".cvspec"
 CACHE_FILE = "hash-cache.sqlite"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: image facts include a full decode of the pixel data
 _WHOLE_READ_LIMIT = 64 * 1024 * 1024
 _RACY_NS = 2_000_000_000  # a file written this recently may change again within its mtime tick
 _WORKERS = min(8, 2 * (os.cpu_count() or 1))

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import io
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
+from azure.cognitiveservices.vision.customvision.prediction.models import (
+    CustomVisionErrorException as PredictionError,
+)
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from azure.cognitiveservices.vision.customvision.training.models import (
     CustomVisionErrorException,
@@ -19,8 +26,32 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 
 from cvspec.emulator.server import EmulatorServer
+from tests import badimages
 
 from .support import PALETTE, make_image, service_error, upload
+
+# name -> (bytes, per-image status, request-level code): undecodable pixel data answers
+# BadRequestImageFormat, pixel data that ends early BadRequestImageStream (inferred).
+BAD_IMAGES: dict[str, tuple[bytes, str, str]] = {
+    "png-garbage-idat.png": (
+        badimages.png_garbage_idat(),
+        "ErrorImageFormat",
+        "BadRequestImageFormat",
+    ),
+    "png-truncated-idat.png": (
+        badimages.png_truncated_idat(),
+        "ErrorImageFormat",
+        "BadRequestImageStream",
+    ),
+    "jpeg-truncated.jpg": (badimages.jpeg_truncated(), "ErrorImageFormat", "BadRequestImageStream"),
+    "jpeg-garbage-scan.jpg": (
+        badimages.jpeg_garbage_scan(),
+        "ErrorImageFormat",
+        "BadRequestImageFormat",
+    ),
+    "gif-truncated.gif": (badimages.gif_truncated(), "ErrorImageFormat", "BadRequestImageStream"),
+    "image.webp": (badimages.webp(), "ErrorImageFormat", "BadRequestImageFormat"),
+}
 
 
 def _files(*images: bytes, tag_ids: list[str] | None = None) -> ImageFileCreateBatch:
@@ -458,3 +489,99 @@ def test_take_over_256_and_bad_filter_refused_by_the_service(
     assert requests.get(url + "/images", params={"take": 256}, headers=headers).ok
     bad = requests.get(url + "/images", params={"$filter": "k eq"}, headers=headers)
     assert bad.status_code == 400 and bad.json()["code"] == "BadRequestInvalid"
+
+
+def test_undecodable_images_are_refused_per_image(
+    trainer: CustomVisionTrainingClient, project: Project
+) -> None:
+    """Header and checksums right, pixel data garbage or cut short: refused, good ones land."""
+    good = [badimages.noise(fmt, seed=index) for index, fmt in enumerate(("PNG", "JPEG", "GIF"))]
+    names = ["good.png", "good.jpg", "good.gif", *BAD_IMAGES]
+    contents = good + [data for data, _, _ in BAD_IMAGES.values()]
+    entries = [
+        ImageFileCreateEntry(name=name, contents=bytearray(data))
+        for name, data in zip(names, contents, strict=True)
+    ]
+    summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
+    assert summary.is_batch_successful is False
+    statuses = {i.source_url: i.status for i in summary.images}
+    assert statuses == {
+        "good.png": "OK",
+        "good.jpg": "OK",
+        "good.gif": "OK",
+        **{name: status for name, (_, status, _) in BAD_IMAGES.items()},
+    }
+    assert all(i.image is None for i in summary.images[3:])
+    assert trainer.get_image_count(project.id) == 3
+
+
+@pytest.mark.parametrize("name", list(BAD_IMAGES))
+def test_undecodable_single_image_is_a_request_error(
+    trainer: CustomVisionTrainingClient, project: Project, name: str
+) -> None:
+    data, _, code = BAD_IMAGES[name]
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.create_images_from_data(project.id, io.BytesIO(data))
+    assert service_error(excinfo)[:2] == (400, code)
+    assert trainer.get_image_count(project.id) == 0
+
+
+class _BytesHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        name = self.path.lstrip("/")
+        body = BAD_IMAGES[name][0] if name in BAD_IMAGES else badimages.noise("PNG", seed=9)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def image_site() -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering BAD_IMAGES by name, anything else a good PNG."""
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BytesHandler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def test_undecodable_images_by_url_are_refused_per_image(
+    trainer: CustomVisionTrainingClient, project: Project, image_site: str
+) -> None:
+    urls = [f"{image_site}/good.png", *(f"{image_site}/{name}" for name in BAD_IMAGES)]
+    batch = ImageUrlCreateBatch(images=[ImageUrlCreateEntry(url=url) for url in urls])
+    summary = trainer.create_images_from_urls(project.id, batch)
+    assert [i.status for i in summary.images] == [
+        "OK",
+        *(status for _, status, _ in BAD_IMAGES.values()),
+    ]
+    assert trainer.get_image_count(project.id) == 1
+
+
+def test_undecodable_image_prediction_and_quick_test(
+    trainer: CustomVisionTrainingClient,
+    predictor: CustomVisionPredictionClient,
+    published: dict[str, Any],
+    image_site: str,
+) -> None:
+    """Classify, classify by URL and quick test answer the request-level code, not 200."""
+    project, publish_name = published["project"].id, published["publish_name"]
+    for name, (data, _, code) in BAD_IMAGES.items():
+        with pytest.raises(PredictionError) as predicted:
+            predictor.classify_image(project, publish_name, io.BytesIO(data))
+        with pytest.raises(PredictionError) as by_url:
+            predictor.classify_image_url(project, publish_name, url=f"{image_site}/{name}")
+        with pytest.raises(CustomVisionErrorException) as quick:
+            trainer.quick_test_image(project, io.BytesIO(data))
+        got = [service_error(e)[:2] for e in (predicted, by_url, quick)]
+        assert got == [(400, code)] * 3, name
+    # the same client's next call still works
+    result = predictor.classify_image(project, publish_name, io.BytesIO(make_image()))
+    assert result.predictions

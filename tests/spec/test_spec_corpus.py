@@ -18,6 +18,7 @@ from PIL import Image
 
 from cvspec.errors import SpecError
 from cvspec.spec import load_and_validate
+from tests import badimages
 
 from .conftest import write_image
 
@@ -59,8 +60,10 @@ def _symlink_folder_escape(root: Path) -> None:
 
 def _upper_case_extensions(root: Path) -> None:
     """images/cat holds IMG_1.JPG, IMG_2.Jpg and a .PNG beside the 0-4.png files."""
-    for name, fmt in (("IMG_1.JPG", "JPEG"), ("IMG_2.Jpg", "JPEG"), ("IMG_3.PNG", "PNG")):
-        write_image(root / "images" / "cat" / name, fmt=fmt)
+    # Fixed seeds far apart: solid colours one step apart can encode to the same JPEG bytes.
+    files = (("IMG_1.JPG", "JPEG", 40), ("IMG_2.Jpg", "JPEG", 120), ("IMG_3.PNG", "PNG", 200))
+    for name, fmt, seed in files:
+        write_image(root / "images" / "cat" / name, fmt=fmt, seed=seed)
 
 
 def _three_birds(root: Path) -> None:
@@ -112,6 +115,13 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "dimensions": _image("images/cat/5.png", (10300, 500)),
     "aspect": _image("images/cat/5.png", (2600, 100)),
     "unsupported-format": _image("images/cat/5.tif", fmt="TIFF"),
+    # headers (and a PNG's CRCs) right, pixel data garbage or cut short: found by decoding
+    "garbage-png": _write("images/dog/5.png", badimages.png_garbage_idat()),
+    "truncated-png-middle": _write("images/dog/5.png", badimages.png_truncated_idat()),
+    "truncated-jpeg-middle": _write("images/cat/5.jpg", badimages.jpeg_truncated()),
+    "garbage-jpeg": _write("images/cat/5.jpg", badimages.jpeg_garbage_scan()),
+    "truncated-gif-middle": _write("images/dog/5.gif", badimages.gif_truncated()),
+    "webp": _write("images/cat/5.webp", badimages.webp()),
     "copy-cat-to-dog": lambda root: _ignore(
         shutil.copy(root / "images/cat/0.png", root / "images/dog/5.png")
     ),

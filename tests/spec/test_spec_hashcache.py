@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 from PIL import Image
 
 from cvspec.errors import SpecError
-from cvspec.spec import hashcache, load_and_validate
+from cvspec.spec import hashcache, imagecheck, load_and_validate
 from cvspec.spec.hashcache import FileFacts, FileKey, HashCache
 from cvspec.spec.imagecheck import ImageFacts, inspect_image
+from tests import badimages
 
 from .conftest import BASIC_SPEC, age, write_image
 
@@ -86,6 +88,42 @@ def test_bad_image_verdict__is_cached(
         ]
     assert len(count_reads) == 11  # every file read once, in the first run only
     assert count_reads.count("images/cat/5.png") == 1
+
+
+def test_undecodable_verdict__is_cached(
+    write_spec: WriteSpec, project: Path, count_reads: list[str]
+) -> None:
+    """The decode runs when a file is new to the cache; a warm run decodes nothing."""
+    (project / "images/cat/5.png").write_bytes(badimages.png_garbage_idat())
+    age(project / "images/cat/5.png")
+    spec = write_spec(BASIC_SPEC)
+    for _ in range(2):
+        with pytest.raises(SpecError) as raised:
+            load_and_validate(spec)
+        assert raised.value.problems == [
+            "images/cat/5.png: corrupt PNG (the pixel data cannot be decoded)"
+        ]
+    assert count_reads.count("images/cat/5.png") == 1
+
+
+def test_cache_from_before_decoding__is_rebuilt(
+    write_spec: WriteSpec, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verdicts taken without a decode (schema 1) are not trusted: the file is decoded."""
+    (project / "images/cat/5.png").write_bytes(badimages.png_garbage_idat())
+    age(project / "images/cat/5.png")
+    spec = write_spec(BASIC_SPEC)
+    with monkeypatch.context() as patch:
+        patch.setattr(imagecheck, "DECODE", False)
+        assert len(load_and_validate(spec).images) == 11  # header and CRCs are right
+    connection = sqlite3.connect(spec.parent / ".cvspec" / "hash-cache.sqlite")
+    connection.execute("PRAGMA user_version = 1")
+    connection.close()
+    with pytest.raises(SpecError) as raised:
+        load_and_validate(spec)
+    assert raised.value.problems == [
+        "images/cat/5.png: corrupt PNG (the pixel data cannot be decoded)"
+    ]
 
 
 def test_fresh_file__is_not_persisted(tmp_path: Path) -> None:
