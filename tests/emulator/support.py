@@ -83,13 +83,16 @@ def upload(
     tag_ids: list[Any],
     count: int,
     color: tuple[int, int, int],
+    first_seed: int | None = None,
 ) -> list[str]:
-    """Upload ``count`` fresh images tagged ``tag_ids``; returns their ids."""
+    """Upload ``count`` fresh images tagged ``tag_ids``; returns their ids. With
+    ``first_seed`` the images are always the same (seeds first_seed, first_seed + 1, ...)."""
+    seeds = [None if first_seed is None else first_seed + i for i in range(count)]
     entries = [
         ImageFileCreateEntry(
-            name=f"img{i}.png", contents=bytearray(make_image(color)), tag_ids=tag_ids
+            name=f"img{i}.png", contents=bytearray(make_image(color, seed=seed)), tag_ids=tag_ids
         )
-        for i in range(count)
+        for i, seed in enumerate(seeds)
     ]
     summary = trainer.create_images_from_files(project_id, ImageFileCreateBatch(images=entries))
     assert summary.is_batch_successful, [i.status for i in summary.images]
