@@ -23,7 +23,6 @@ from .support import (
     wait_trained,
 )
 
-
 FIXED_SEED = 50_000
 
 
