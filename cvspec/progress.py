@@ -98,8 +98,11 @@ class Reporter:
     def _write(self, text: str) -> None:
         if self.tty:  # above the live bar or line, if one is on screen
             self._print(text)
-            return
-        self.stream.write(text + "\n")
+        else:
+            self._raw(text)
+
+    def _raw(self, line: str) -> None:
+        self.stream.write(line + "\n")
         self.stream.flush()
 
     def _print(self, renderable: RenderableType) -> None:
@@ -115,7 +118,7 @@ class Reporter:
 
     def _json(self, event: str, fields: dict[str, Any]) -> None:
         payload = {"event": event, **{k: plain(v) for k, v in fields.items()}}
-        self._write(json.dumps(payload, default=str))
+        self._raw(json.dumps(payload, default=str))
 
     # -- the terminal: rich ------------------------------------------------------------
 
