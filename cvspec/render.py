@@ -45,7 +45,18 @@ _HEADLINE = {
     "-/+": "must be replaced",
     "<=": "is training; apply waits for it",
 }
-_COLOURS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "<=": "36", "!": "36", "bold": "1"}
+_STYLES = {
+    "+": "green",
+    "~": "yellow",
+    "-": "red",
+    "-/+": "magenta",
+    "<=": "cyan",
+    "!": "cyan",
+    "bold": "bold",
+}
+"""rich styles of the change symbols. Whether to colour at all is rich's decision (see
+cvspec.commands.plan.use_color); these are the 8 standard colours, the same escape codes in
+every colour system, so the text is the same in any terminal."""
 
 RESOURCES = ("project", "tag", "image", "iteration", "publish")
 """The kinds counted in the summary (`by_resource`), in display order."""
@@ -631,11 +642,24 @@ def render_text(plan: Plan, verbose: bool = False, color: bool = False) -> str:
 
 
 class _Painter:
+    """Styles text with rich when colour is on. rich is imported only then: `cvspec plan` in a
+    pipe or a CI log never pays for it."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self._styles: dict[str, Any] = {}
 
     def __call__(self, key: str, text: str) -> str:
-        return f"\x1b[{_COLOURS[key]}m{text}\x1b[0m" if self.enabled else text
+        if not self.enabled:
+            return text
+        from rich.color import ColorSystem
+        from rich.style import Style
+
+        style = self._styles.get(key)
+        if style is None:
+            style = self._styles[key] = Style.parse(_STYLES[key])
+        rendered: str = style.render(text, color_system=ColorSystem.STANDARD)
+        return rendered
 
     def bold(self, text: str) -> str:
         return self("bold", text)

@@ -191,19 +191,63 @@ def test_plain_mode_prints_periodic_lines_and_always_the_last() -> None:
     assert lines[-1].strip().startswith("uploaded 640/640 images")
 
 
-def test_terminal_mode_redraws_a_bar_with_rate_and_eta() -> None:
+def test_terminal_mode_draws_a_rich_bar_with_count_share_rate_and_eta() -> None:
     out, now = io.StringIO(), [0.0]
     reporter = Reporter(out, tty=True, clock=lambda: now[0])
     reporter("upload_start", total=640, batches=10)
+    for done in (160, 320):
+        now[0] += 1.0
+        reporter("upload_progress", done=done, total=640, failed=1)
+    reporter.close()
+    last = out.getvalue().split("\r")[-1]  # the bar as it was last redrawn
+    assert "━" in last and "\x1b[" in last  # rich's bar, coloured
+    words = strip_ansi(last).split()
+    assert words[0] == "uploading" and words[2:] == [
+        "320/640",
+        "50%",
+        "160/s",
+        "0:00:02",
+        "1",
+        "failed",
+    ]
+
+
+def test_terminal_bar_without_colour_has_no_styles() -> None:
+    out, now = io.StringIO(), [0.0]
+    reporter = Reporter(out, tty=True, clock=lambda: now[0], color=False)
+    reporter("calls_progress", label="tagging", done=1, total=4)
     now[0] = 1.0
-    reporter("upload_progress", done=320, total=640, failed=1)
+    reporter("calls_progress", label="tagging", done=4, total=4)  # full: the bar stops
     text = out.getvalue()
-    assert "\r" in text and "[############------------]" in text
-    assert "320/s" in text and "ETA 1s" in text and "1 failed" in text
+    assert "\x1b[3" not in text and "\x1b[9" not in text and "\x1b[1m" not in text
+    assert strip_ansi(text.split("\r")[-1]).split()[2:4] == ["4/4", "100%"]
+    assert text.endswith("\n\x1b[?25h")  # a finished bar stays on screen; the cursor is back
+
+
+def test_terminal_evaluation_is_a_rich_table() -> None:
+    out = io.StringIO()
+    Reporter(out, tty=True, color=False)("evaluation", evaluation=_evaluation(0.5, 0.25, 0.75))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "  Evaluation of cvspec-new at threshold 0.5"
+    assert lines[2].split("┃")[1:5] == [" tag     ", " precision ", " recall ", "    AP "]
+    assert lines[-2].split("│")[1:5] == [" overall ", "     50.0% ", "  25.0% ", " 75.0% "]
+
+
+def test_plain_evaluation_keeps_its_documented_lines() -> None:
+    out = io.StringIO()
+    evaluation = _evaluation(0.5, 0.25, 0.75, cat=(1.0, 0.5, 0.8))
+    Reporter(out, tty=False)("evaluation", evaluation=evaluation)
+    assert out.getvalue() == "".join(f"  {line}\n" for line in table(evaluation))
+
+
+def strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
 
 
 def test_upload_line_at_the_end_shows_the_duration() -> None:
-    assert upload_line(24, 24, 0, 2.0, bar=False).split() == [
+    assert upload_line(24, 24, 0, 2.0).split() == [
         "uploaded",
         "24/24",
         "images",
@@ -219,8 +263,10 @@ def test_terminal_training_line_moves_between_polls() -> None:
     reporter = Reporter(out, tty=True, clock=lambda: now[0])
     reporter("training", iteration="cvspec-1", status="Training", elapsed=3.0)
     now[0] = 105.0  # five seconds later, and no poll yet
-    time.sleep(1.3)
+    time.sleep(0.6)  # rich redraws the line 4 times a second
     assert "cvspec-1: Training (8s elapsed)" in out.getvalue()
     reporter("training_done", iteration="cvspec-1", status="Completed", elapsed=9.0)
-    time.sleep(1.2)
-    assert out.getvalue().endswith("cvspec-1: Completed after 9s\n")
+    after = out.getvalue()
+    time.sleep(0.6)
+    assert out.getvalue() == after  # nothing live any more
+    assert strip_ansi(after.split("\r")[-1]) == "  cvspec-1: Completed after 9s\n"

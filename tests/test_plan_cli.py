@@ -222,26 +222,33 @@ def test_the_live_reader_pages_by_256_and_reads_what_the_sdk_models_read(
 
 
 @pytest.mark.parametrize(
-    ("tty", "no_color_env", "flag", "expected"),
+    ("tty", "env", "flag", "expected"),
     [
-        (True, None, False, True),
-        (True, "1", False, False),
-        (True, None, True, False),
-        (False, None, False, False),
+        (True, {}, False, True),
+        (True, {"NO_COLOR": "1"}, False, False),
+        (True, {"NO_COLOR": ""}, False, True),  # no-color.org: set and not empty
+        (True, {}, True, False),
+        (False, {}, False, False),
+        (True, {"TERM": "dumb"}, False, False),
+        (False, {"FORCE_COLOR": "1"}, False, True),  # force-color.org, in a CI log
+        (False, {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False, False),  # NO_COLOR wins
+        (False, {"FORCE_COLOR": "1"}, True, False),  # and so does the flag
+        (True, {"TTY_COMPATIBLE": "0"}, False, False),
     ],
 )
 def test_colour_only_on_a_terminal_without_no_color(
-    monkeypatch: pytest.MonkeyPatch, tty: bool, no_color_env: str | None, flag: bool, expected: bool
+    monkeypatch: pytest.MonkeyPatch, tty: bool, env: dict[str, str], flag: bool, expected: bool
 ) -> None:
     import sys
 
     from cvspec.commands.plan import use_color
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
-    if no_color_env is None:
-        monkeypatch.delenv("NO_COLOR", raising=False)
-    else:
-        monkeypatch.setenv("NO_COLOR", no_color_env)
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLORTERM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     assert use_color(flag) is expected
 
 

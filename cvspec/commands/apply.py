@@ -88,7 +88,7 @@ def _apply_spec(
     no_color: bool = False,
 ) -> None:
     with session(target) as (validated, service):
-        reporter = _reporter(service, as_json, rate)
+        reporter = _reporter(service, as_json, rate, no_color)
         result = make_plan(validated, service, replace=replace)
         _show_plan(result, reporter, _where(service, target), no_color)
         if result.is_empty():
@@ -107,7 +107,7 @@ def _apply_saved(
     saved = load_plan(path)
     spec = saved_spec(path, saved)
     with session(spec) as (validated, service):
-        reporter = _reporter(service, as_json, rate)
+        reporter = _reporter(service, as_json, rate, no_color)
         check_fresh(saved, read_live(service, saved.project_name))
         _show_plan(saved, reporter, _where(service, spec), no_color)
         if saved.is_empty():
@@ -136,11 +136,13 @@ def _show_plan(plan: Plan, reporter: Reporter, where: str = "", no_color: bool =
     click.echo(render_text(plan, color=color), color=color or None)
 
 
-def _reporter(service: Service, as_json: bool, rate: float | None) -> Reporter:
+def _reporter(
+    service: Service, as_json: bool, rate: float | None, no_color: bool = False
+) -> Reporter:
     from cvspec import sdk
     from cvspec.progress import Reporter
 
-    reporter = Reporter(as_json=as_json)
+    reporter = Reporter(as_json=as_json, color=not no_color)
     sdk.configure(service.endpoint, rate=rate, on_retry=reporter.retry)
     return reporter
 
@@ -169,7 +171,8 @@ def _run(
 
 @contextmanager
 def _interruptible(reporter: Reporter | None = None) -> Iterator[None]:
-    """Ctrl-C: say that nothing is lost and exit 130, as shells expect."""
+    """Ctrl-C: say that nothing is lost and exit 130, as shells expect. Whatever the reporter
+    has live on the terminal stops first, however the block ends."""
     try:
         yield
     except KeyboardInterrupt:
@@ -179,6 +182,9 @@ def _interruptible(reporter: Reporter | None = None) -> Iterator[None]:
             "\nInterrupted. What was done is kept; run `cvspec apply` again to finish.", err=True
         )
         sys.exit(130)
+    finally:
+        if reporter is not None:
+            reporter.close()
 
 
 def _summary(

@@ -159,5 +159,12 @@ def _render(result: Plan, fmt: str, verbose: bool, no_color: bool) -> str:
 
 
 def use_color(no_color: bool) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+    """Whether to colour standard output: rich's Console decides (a terminal that is not
+    TERM=dumb, or FORCE_COLOR / TTY_COMPATIBLE=1 set; never with NO_COLOR set, which wins over
+    FORCE_COLOR). `--no-color` answers without importing rich."""
+    if no_color:
+        return False
+    from rich.console import Console
+
+    console = Console(file=sys.stdout)
+    return console.color_system is not None and not console.no_color
