@@ -403,6 +403,8 @@ def _(op: ops.Publish) -> Change:
     if op.from_iteration is None:
         return _change(op, address, "publish", ("create",), after=after, notes=notes)
     before = {"iteration": op.from_iteration}
+    if op.from_prediction_resource_id is not None:
+        before["prediction_resource_id"] = op.from_prediction_resource_id
     return _change(op, address, "publish", ("update",), before=before, after=after, notes=notes)
 
 

@@ -11,9 +11,11 @@ from dataclasses import replace
 
 import pytest
 
+from cvspec.desired import DesiredPublish
 from cvspec.diff import destroy_plan, diff
 from cvspec.live import LiveImage, LiveState
 from cvspec.markdown import MARKDOWN_LIMIT, render_markdown
+from cvspec.ops import Gates
 from cvspec.plan import Plan
 from cvspec.render import describe, render_json, render_text, target_line
 from tests.test_diff import (
@@ -21,6 +23,7 @@ from tests.test_diff import (
     FOOD,
     GENERAL,
     IMAGES,
+    RID2,
     desired,
     image,
     live,
@@ -489,6 +492,11 @@ PLAN_CASES = [
             live(),
         ),
         {"tag.a": ["name", "type"]},
+    ),
+    (
+        "a publish name moving to another prediction resource",
+        diff(desired(publish=DesiredPublish("prod", RID2, 3, Gates())), live()),
+        {"publish.prod": ["prediction_resource_id"]},
     ),
 ]
 
