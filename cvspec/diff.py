@@ -6,6 +6,11 @@ fingerprint in their names. What is only in the spec is created, what differs is
 (or replaced when the service cannot change it in place), and what is only in the service
 is deleted when the spec's prune settings ask for it; otherwise it is reported as drift.
 Images cvspec did not upload are reported and never deleted.
+
+Two comparisons, each with what suits its size: a setting (of the project, a tag) is a small
+plain dict compared with deepdiff (cvspec.settings_diff), which reports each difference by its
+dotted path; the images, up to 100,000 and more, are compared with set algebra on their
+content keys, linear in their number, where a generic deep comparison would be far slower.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from cvspec.plan import (
     live_summary,
     order,
 )
+from cvspec.settings_diff import setting_changes
+from cvspec.settings_diff import values as changed_values
 
 CLASSIFICATION = "Classification"
 R = ops.Reason
@@ -282,19 +289,20 @@ _SHOWN = {"domain_id": "domain"}  # the setting's name for people
 
 
 def _update_project(desired: Desired, project: LiveProject, domain_id: str) -> list[ops.Op]:
-    before = {"description": project.description, "domain_id": project.domain_id}
-    after = {"description": desired.description, "domain_id": domain_id}
-    changed = [k for k in after if before[k] != after[k]]
-    if not changed:
+    live_settings = {"description": project.description, "domain_id": project.domain_id}
+    spec_settings = {"description": desired.description, "domain_id": domain_id}
+    found = setting_changes(live_settings, spec_settings)
+    if not found:
         return []
+    before, after = changed_values(found)
     return [
         ops.UpdateProject(
-            reason=f"{', '.join(_SHOWN.get(k, k) for k in changed)} differs from the spec",
+            reason=f"{', '.join(_SHOWN.get(c.path, c.path) for c in found)} differs from the spec",
             reason_code=R.SETTINGS_DIFFER,
             project_id=project.id,
             name=project.name,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
+            before=before,
+            after=after,
         )
     ]
 
@@ -387,11 +395,13 @@ def _create_tag(tag: DesiredTag) -> ops.Op:
 
 
 def _update_tag(want: DesiredTag, tag: LiveTag) -> list[ops.Op]:
-    before = {"name": tag.name, "description": tag.description, "type": tag.type}
-    after = {"name": want.name, "description": want.description, "type": want.type}
-    changed = [k for k in after if before[k] != after[k]]
-    if not changed:
+    live_settings = {"name": tag.name, "description": tag.description, "type": tag.type}
+    spec_settings = {"name": want.name, "description": want.description, "type": want.type}
+    found = setting_changes(live_settings, spec_settings)
+    if not found:
         return []
+    changed = [c.path for c in found]
+    before, after = changed_values(found)
     reason, code = f"{', '.join(changed)} differs from the spec", R.SETTINGS_DIFFER
     old = (want.renamed_from or "").casefold()
     if tag.name != want.name and tag.name.casefold() == old:
@@ -405,8 +415,8 @@ def _update_tag(want: DesiredTag, tag: LiveTag) -> list[ops.Op]:
             reason_code=code,
             tag_id=tag.id,
             name=want.name,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
+            before=before,
+            after=after,
         )
     ]
 
@@ -452,6 +462,8 @@ def _compare_images(
     spec_tags: set[str],
     found: _Found,
 ) -> None:
+    # Set algebra on content keys, not deepdiff: it must stay fast at 100,000 images (one
+    # hash lookup per image); deepdiff is for the few settings (cvspec.settings_diff).
     have, duplicates = _managed(live.images)
     if renamed_tags:
         # Renaming a tag renames it on its images: they need no untag and tag again.

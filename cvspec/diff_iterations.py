@@ -282,6 +282,7 @@ def _publish(
         gates=publish.gates,
         baseline_iteration_id=holder.id if holder else None,
         from_iteration=holder.name if holder else None,
+        from_prediction_resource_id=holder.prediction_resource_id if holder else None,
         gates_key=key,
         recorded_failure=recorded,
     )

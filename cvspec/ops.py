@@ -220,6 +220,7 @@ class Publish(Op):
     gates: Gates = field(default_factory=Gates)
     baseline_iteration_id: str | None = None  # published under this name now (no_regression)
     from_iteration: str | None = None  # the name moves from this iteration, in place
+    from_prediction_resource_id: str | None = None  # ...and from this resource, for display
     gates_key: str = ""  # identity.gates_key(gates): recorded on an iteration that fails them
     recorded_failure: str = ""  # the iteration's name when it records failing other gates:
     # checked again with these, it gets its plain name back when they pass

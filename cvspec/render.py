@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 from cvspec import __version__, ops
 from cvspec.identity import iteration_fingerprint
 from cvspec.plan import Drift, DriftKind, Plan
+from cvspec.settings_diff import SettingChange, setting_changes
 
-FORMAT_VERSION = "2.0"
+FORMAT_VERSION = "2.1"
 
 SYMBOLS = {
     ("create",): "+",
@@ -185,7 +186,9 @@ def _merge(found: list[Change], op: ops.Op, second: Change) -> tuple[Change, Cha
         return None
     before = first.before or {}
     after = second.after or {}
-    differing = [k for k in sorted(after) if k in before and before[k] != after[k]]
+    differing = sorted(
+        c.path for c in setting_changes({k: before[k] for k in after if k in before}, after)
+    )
     # what forces it: the classification type, or leaving an object-detection domain (a
     # domain whose name is unknown may be one); a classification domain alone changes in place
     domain = before.get("domain")
@@ -411,6 +414,8 @@ def _(op: ops.Publish) -> Change:
     if op.from_iteration is None:
         return _change(op, address, "publish", ("create",), after=after, notes=notes)
     before = {"iteration": op.from_iteration}
+    if op.from_prediction_resource_id is not None:
+        before["prediction_resource_id"] = op.from_prediction_resource_id
     return _change(op, address, "publish", ("update",), before=before, after=after, notes=notes)
 
 
@@ -688,23 +693,38 @@ def change_lines(change: Change, verbose: bool, paint: _Painter | None = None) -
 
 
 _HIDDEN = ("name", "gates", "wait_only", "losses")
+_NOT_SETTINGS = ("losses",)
 
 
 def _attribute_lines(change: Change) -> list[str]:
-    before, after = change.before or {}, change.after or {}
+    after = change.after or {}
     if change.actions == ("delete",):
         return []
     if change.actions in (("create",), ("read",)):
         shown = {k: v for k, v in after.items() if k not in _HIDDEN and v and _shown(k, {}, after)}
         width = max((len(k) for k in shown), default=0)
         return [f"      {k.ljust(width)} = {_value(v)}" for k, v in shown.items()]
-    keys = [k for k in after if k in before and before[k] != after[k] and _shown(k, before, after)]
-    width = max((len(k) for k in keys), default=0)
+    found = changed_settings(change)
+    width = max((len(c.path) for c in found), default=0)
     return [
-        f"    ~ {k.ljust(width)} = {_value(before.get(k))} -> {_value(after.get(k))}"
-        + ("  # forces replacement" if k in change.replace_paths else "")
-        for k in keys
+        f"    ~ {c.path.ljust(width)} = {_value(c.before)} -> {_value(c.after)}"
+        + ("  # forces replacement" if c.path in change.replace_paths else "")
+        for c in found
     ]
+
+
+def changed_settings(change: Change) -> tuple[SettingChange, ...]:
+    """The settings an update or a replacement changes, by dotted path, nested ones included
+    (`gates.per_tag.cat.min_recall`): the `~ path = old -> new` lines of the text and
+    Markdown plans and `change.changed_paths` in JSON. Settings present on one side only at
+    the top (what goes with a project, the gates of a publish) are not changes of a setting.
+    """
+    if change.actions not in (("update",), ("delete", "create")) or change.resource == "images":
+        return ()
+    before, after = change.before or {}, change.after or {}
+    common = [k for k in after if k in before and k not in _NOT_SETTINGS]
+    found = setting_changes({k: before[k] for k in common}, {k: after[k] for k in common})
+    return tuple(c for c in found if _shown(c.path.split(".", 1)[0], before, after))
 
 
 def _shown(key: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -799,7 +819,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "destroy": plan.destroy,
         "applyable": not plan.is_empty(),
         "summary": summary,
-        "resource_changes": [_change_json(c) for c in changes(plan)],
+        "resource_changes": [change_json(c) for c in changes(plan)],
         "resource_drift": [_drift_json(d) for d in plan.drift],
         "live_fingerprint": plan.live_fingerprint,
     }
@@ -829,7 +849,8 @@ def _summary_json(s: Summary) -> dict[str, Any]:
     }
 
 
-def _change_json(c: Change) -> dict[str, Any]:
+def change_json(c: Change) -> dict[str, Any]:
+    """One change as a `resource_changes[]` entry (docs/plan-json.md)."""
     return {
         "address": c.address,
         "type": c.resource,
@@ -842,6 +863,7 @@ def _change_json(c: Change) -> dict[str, Any]:
             "before": c.before,
             "after": c.after,
             "replace_paths": list(c.replace_paths),
+            "changed_paths": [s.path for s in changed_settings(c)],
         },
     }
 

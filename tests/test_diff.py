@@ -630,3 +630,118 @@ def test_retention_never_deletes_the_published_iteration_before_publishing() -> 
 def test_a_publish_move_names_the_iteration_it_moves_from() -> None:
     (publish,) = diff(desired(training=NEW_TRAINING), live()).of_type(ops.Publish)
     assert (publish.from_iteration, publish.gates_key) == (FP1, gates_key(ops.Gates()))
+
+
+# --- settings: what changes inside a setting, by dotted path (cvspec.settings_diff) ----------
+
+GATES = {"threshold": 0.5, "min_recall": None, "per_tag": {"cat": {"min_recall": 0.8}}}
+
+SETTING_CASES = [
+    ("equal", {"description": "x"}, {"description": "x"}, []),
+    ("one flat setting", {"description": ""}, {"description": "new"}, [("description", "", "new")]),
+    (
+        "nested per-tag gate",
+        {"gates": GATES},
+        {"gates": {**GATES, "per_tag": {"cat": {"min_recall": 0.9}}}},
+        [("gates.per_tag.cat.min_recall", 0.8, 0.9)],
+    ),
+    (
+        "a gate set where there was none",
+        {"gates": GATES},
+        {"gates": {**GATES, "min_recall": 0.7}},
+        [("gates.min_recall", None, 0.7)],
+    ),
+    (
+        "a per-tag gate added and one removed",
+        {"gates": GATES},
+        {"gates": {**GATES, "per_tag": {"dog": {"min_ap": 0.5}}}},
+        [
+            ("gates.per_tag.dog", None, {"min_ap": 0.5}),
+            ("gates.per_tag.cat", {"min_recall": 0.8}, None),
+        ],
+    ),
+    (
+        "a tag name that is not a plain word is quoted",
+        {"per_tag": {"big cat": {"min_recall": 0.8}}},
+        {"per_tag": {"big cat": {"min_recall": 0.85}}},
+        [('per_tag["big cat"].min_recall', 0.8, 0.85)],
+    ),
+    ("numbers compare by value", {"budget_hours": 1}, {"budget_hours": 1.0}, []),
+    (
+        "a list is one setting",
+        {"selected_tags": ["a", "b"]},
+        {"selected_tags": ["a", "c", "d"]},
+        [("selected_tags", ["a", "b"], ["a", "c", "d"])],
+    ),
+    (
+        "in the order of the desired settings",
+        {"name": "a", "description": "", "type": "Regular"},
+        {"name": "A", "description": "d", "type": "Negative"},
+        [("name", "a", "A"), ("description", "", "d"), ("type", "Regular", "Negative")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [case[1:] for case in SETTING_CASES],
+    ids=[case[0] for case in SETTING_CASES],
+)
+def test_setting_changes(before: dict, after: dict, expected: list) -> None:
+    from cvspec.settings_diff import setting_changes
+
+    found = [(c.path, c.before, c.after) for c in setting_changes(before, after)]
+    assert found == expected
+
+
+UPDATE_CASES = [
+    (
+        "project description",
+        desired(description="new"),
+        live(),
+        ops.UpdateProject,
+        {"description": ""},
+        {"description": "new"},
+    ),
+    (
+        "project domain",
+        desired(domain="Food"),
+        live(),
+        ops.UpdateProject,
+        {"domain_id": GENERAL.id},
+        {"domain_id": FOOD.id},
+    ),
+    (
+        "tag type only",
+        desired(tags=(DesiredTag("a", "", "Negative"), DesiredTag("b", "", "Regular"))),
+        live(),
+        ops.UpdateTag,
+        {"type": "Regular"},
+        {"type": "Negative"},
+    ),
+    (
+        "tag case rename and description",
+        desired(
+            tags=(DesiredTag("A", "apples", "Regular"), DesiredTag("b", "", "Regular")),
+            images=(image(1, "A"), image(2, "b")),
+        ),
+        live(),
+        ops.UpdateTag,
+        {"name": "a", "description": ""},
+        {"name": "A", "description": "apples"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("want", "have", "kind", "before", "after"),
+    [case[1:] for case in UPDATE_CASES],
+    ids=[case[0] for case in UPDATE_CASES],
+)
+def test_updates_carry_only_the_changed_settings(
+    want: Desired, have: LiveState, kind: type, before: dict, after: dict
+) -> None:
+    found = [op for op in diff(want, have).operations if isinstance(op, kind)]
+    assert len(found) == 1
+    assert (found[0].before, found[0].after) == (before, after)
+    assert found[0].reason.startswith(", ".join(before).replace("domain_id", "domain"))

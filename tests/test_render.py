@@ -9,15 +9,21 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
+from cvspec.desired import DesiredPublish
 from cvspec.diff import destroy_plan, diff
 from cvspec.live import LiveImage, LiveState
 from cvspec.markdown import MARKDOWN_LIMIT, render_markdown
+from cvspec.ops import Gates
+from cvspec.plan import Plan
 from cvspec.render import describe, render_json, render_text, target_line
 from tests.test_diff import (
     DOMAINS,
     FOOD,
     GENERAL,
     IMAGES,
+    RID2,
     desired,
     image,
     live,
@@ -317,7 +323,7 @@ def test_describe_is_one_line_per_operation_for_progress() -> None:
 
 def test_json_schema() -> None:
     doc = json.loads(render_json(diff(desired(classification_type="Multilabel"), live())))
-    assert doc["format_version"] == "2.0"
+    assert doc["format_version"] == "2.1"
     assert doc["summary"]["add"] == 7 and doc["summary"]["destroy"] == 1
     assert doc["summary"]["by_resource"]["project"] == {"add": 1, "change": 0, "destroy": 1}
     project = doc["resource_changes"][0]
@@ -409,3 +415,106 @@ def plan_document_keys() -> list[str]:
     document = plan_document(UPDATE_PLAN)
     change = document["resource_changes"][0]
     return [*document, *document["summary"], *document["summary"]["by_resource"], *change]
+
+
+# --- settings by dotted path: the same in text, JSON and Markdown -------------------------
+
+NESTED_CASES = [
+    (
+        "a per-tag gate",
+        {"gates": {"threshold": 0.5, "per_tag": {"cat": {"min_recall": 0.8}}}},
+        {"gates": {"threshold": 0.5, "per_tag": {"cat": {"min_recall": 0.9}}}},
+        ["    ~ gates.per_tag.cat.min_recall = 0.8 -> 0.9"],
+    ),
+    (
+        "a gate added beside a flat setting",
+        {"iteration": "old", "gates": {"min_ap": None}},
+        {"iteration": "new", "gates": {"min_ap": 0.75}},
+        ['    ~ iteration    = "old" -> "new"', "    ~ gates.min_ap = null -> 0.75"],
+    ),
+    (
+        "a per-tag gate removed, its tag quoted",
+        {"gates": {"per_tag": {"big cat": {"min_ap": 0.5}}}},
+        {"gates": {"per_tag": {}}},
+        ['    ~ gates.per_tag["big cat"] = {"min_ap": 0.5} -> null'],
+    ),
+    (
+        "a setting on one side only is not a change",
+        {"iteration": "old"},
+        {"iteration": "old", "gates": {"min_ap": 0.5}},
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "lines"),
+    [case[1:] for case in NESTED_CASES],
+    ids=[case[0] for case in NESTED_CASES],
+)
+def test_nested_settings_are_dotted_paths_in_text_and_json(
+    before: dict, after: dict, lines: list[str]
+) -> None:
+    from cvspec.render import Change, change_json, change_lines
+
+    change = Change(
+        address="publish.prod",
+        resource="publish",
+        actions=("update",),
+        reason="r",
+        reason_code="publish_moves",
+        operations=("Publish",),
+        before=before,
+        after=after,
+    )
+    text = change_lines(change, verbose=False)
+    assert text[text.index("  ~ publish.prod") + 1 :] == lines
+    paths = [line.split("~ ", 1)[1].split(" = ")[0].strip() for line in lines]
+    assert change_json(change)["change"]["changed_paths"] == paths
+
+
+PLAN_CASES = [
+    (
+        "project and tag updates",
+        UPDATE_PLAN,
+        {"project.p": ["description", "domain"], "tag.a": ["description"]},
+    ),
+    (
+        "a tag renamed by case, its type changed",
+        diff(
+            desired(
+                tags=(
+                    replace(desired().tags[0], name="A", type="Negative"),
+                    desired().tags[1],
+                ),
+                images=(image(1, "A"), image(2, "b")),
+            ),
+            live(),
+        ),
+        {"tag.a": ["name", "type"]},
+    ),
+    (
+        "a publish name moving to another prediction resource",
+        diff(desired(publish=DesiredPublish("prod", RID2, 3, Gates())), live()),
+        {"publish.prod": ["prediction_resource_id"]},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"), [case[1:] for case in PLAN_CASES], ids=[case[0] for case in PLAN_CASES]
+)
+def test_changed_paths_are_the_same_in_text_json_and_markdown(
+    plan: Plan, expected: dict[str, list[str]]
+) -> None:
+    doc = json.loads(render_json(plan))
+    found = {c["address"]: c["change"]["changed_paths"] for c in doc["resource_changes"]}
+    assert {a: p for a, p in found.items() if a in expected} == expected
+    text, markdown = render_text(plan), render_markdown(plan)
+    for address, paths in expected.items():
+        change = next(c for c in doc["resource_changes"] if c["address"] == address)
+        before, after = change["change"]["before"], change["change"]["after"]
+        for path in paths:
+            line = f"~ {path} = {json.dumps(before[path])} -> {json.dumps(after[path])}"
+            assert line in " ".join(text.split()), line
+            assert f"! {line}" in " ".join(markdown.replace("\n!", "\n! ").split()), line
