@@ -59,7 +59,8 @@ def codec() -> None:
 
 
 def image_diff() -> None:
-    deepdiff = importlib.import_module("deepdiff")  # the settings diff's library (issue 16)
+    # by name: a benchmark must not be what makes deptry count deepdiff as used
+    deepdiff = importlib.import_module("deepdiff")
     live = {f"{i:064x}": {"tags": ["cat", "pet"], "path": f"p/{i}.jpg"} for i in range(10_000)}
     desired = dict(live)
     desired[f"{5:064x}"] = {"tags": ["dog"], "path": "p/5.jpg"}
