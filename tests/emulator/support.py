@@ -18,7 +18,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     Iteration,
 )
 from msrest.authentication import ApiKeyCredentials
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from cvspec.emulator.server import EmulatorServer
 
@@ -38,6 +38,7 @@ def make_image(
     size: tuple[int, int] = (48, 48),
     fmt: str = "PNG",
     seed: int | None = None,
+    label: str | None = None,
 ) -> bytes:
     """A small image of one colour with a little noise; unique bytes for every call."""
     rng = random.Random(next(_counter) if seed is None else seed)
@@ -49,7 +50,12 @@ def make_image(
         jitter = tuple(max(0, min(255, c + rng.randint(-60, 60))) for c in color)
         pixels[x, y] = jitter
     out = io.BytesIO()
-    img.save(out, fmt)
+    if label is not None and fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("label", label)  # other bytes, the same pixels
+        img.save(out, fmt, pnginfo=info)
+    else:
+        img.save(out, fmt)
     return out.getvalue()
 
 
@@ -86,11 +92,15 @@ def upload(
     first_seed: int | None = None,
 ) -> list[str]:
     """Upload ``count`` fresh images tagged ``tag_ids``; returns their ids. With
-    ``first_seed`` the images are always the same (seeds first_seed, first_seed + 1, ...)."""
+    ``first_seed`` their pixels are always the same (seeds first_seed, first_seed + 1, ...)."""
     seeds = [None if first_seed is None else first_seed + i for i in range(count)]
+    # With fixed seeds the pixels repeat but the bytes do not (a unique PNG text chunk), so
+    # the emulator computes the features afresh and trains for as long as with new images.
     entries = [
         ImageFileCreateEntry(
-            name=f"img{i}.png", contents=bytearray(make_image(color, seed=seed)), tag_ids=tag_ids
+            name=f"img{i}.png",
+            contents=bytearray(make_image(color, seed=seed, label=str(next(_counter)))),
+            tag_ids=tag_ids,
         )
         for i, seed in enumerate(seeds)
     ]
