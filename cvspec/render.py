@@ -305,14 +305,19 @@ def _(op: ops.RemoveImageTags) -> Change:
 def _retag(op: ops.AddImageTags | ops.RemoveImageTags, verb: str, headline: str) -> Change:
     listed = tuple((i.path, i.tags) for i in op.images)
     body = [{"image_id": i.image_id, "path": i.path, verb: list(i.tags)} for i in op.images]
+    return _images_update(op, body, listed, headline)
+
+
+def _images_update(
+    op: ops.Op,
+    body: list[dict[str, Any]],
+    listed: tuple[tuple[str, tuple[str, ...]], ...],
+    headline: str,
+) -> Change:
+    """An update of images (retagged or adopted): their count and entries, listed by tag."""
+    after = {"count": len(body), "images": body}
     return _change(
-        op,
-        "images",
-        "images",
-        ("update",),
-        after={"count": len(body), "images": body},
-        images=listed,
-        headline=headline,
+        op, "images", "images", ("update",), after=after, images=listed, headline=headline
     )
 
 
@@ -322,15 +327,7 @@ def _(op: ops.AdoptPendingImages) -> Change:
     listed = tuple(zip(op.image_ids, tags, strict=True))
     keys = op.hash_keys or tuple("" for _ in op.image_ids)
     body = [{"image_id": i, "hash_key": k} for i, k in zip(op.image_ids, keys, strict=True)]
-    return _change(
-        op,
-        "images",
-        "images",
-        ("update",),
-        after={"count": len(body), "images": body},
-        images=listed,
-        headline=ADOPTED,
-    )
+    return _images_update(op, body, listed, ADOPTED)
 
 
 ADOPTED = "will be adopted"

@@ -110,6 +110,25 @@ class SpecModel:
         return png(seed, hue=_hue(tag) if self.learnable else None)
 
 
+def edit_images(model: SpecModel, kind: str, tag: str, seed: int, pick: int) -> bool:
+    """Image edits of a spec, shared by the property tests: `add_image` puts `seed` under
+    `tag`, `remove_image` drops the `pick`-th image, `retag` moves it under `tag`. Returns
+    whether `kind` is one of these (an edit that does not fit the model does nothing)."""
+    placed = {s: t for t, seeds in model.images.items() for s in seeds}
+    if kind == "add_image" and seed not in placed:
+        model.tags.setdefault(tag, "")
+        model.images.setdefault(tag, []).append(seed)
+    elif kind == "remove_image" and placed:
+        victim = sorted(placed)[pick % len(placed)]
+        model.images[placed[victim]].remove(victim)
+    elif kind == "retag" and placed:
+        moved = sorted(placed)[pick % len(placed)]
+        model.images[placed[moved]].remove(moved)
+        model.tags.setdefault(tag, "")
+        model.images.setdefault(tag, []).append(moved)
+    return kind in ("add_image", "remove_image", "retag")
+
+
 def _hue(tag: str) -> int:
     return int(hashlib.sha256(tag.encode()).hexdigest()[:2], 16)
 

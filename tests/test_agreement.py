@@ -36,7 +36,7 @@ from cvspec.errors import ServiceError
 from cvspec.sdk import call
 from cvspec.service import Service, Settings, make_service
 from tests.agreement import Step, plan_and_apply, read_world
-from tests.apply_support import SpecModel, png
+from tests.apply_support import SpecModel, edit_images, png
 from tests.helpers import emulator_env
 
 _names = itertools.count()
@@ -351,20 +351,9 @@ def _spec_edit(model: SpecModel, kind: str, a: int, b: int) -> None:
     """One edit of the spec; edits that do not fit the current spec do nothing. The training
     settings SpecModel does not hold live in `model.training_settings` (see _write_training)."""
     tag = TAGS[a % len(TAGS)]
-    placed = {s: t for t, seeds in model.images.items() for s in seeds}
-    seed = 100 + b % 60
-    if kind == "add_image" and seed not in placed:
-        model.tags.setdefault(tag, "")
-        model.images.setdefault(tag, []).append(seed)
-    elif kind == "remove_image" and placed:
-        victim = sorted(placed)[b % len(placed)]
-        model.images[placed[victim]].remove(victim)
-    elif kind == "retag" and placed:
-        moved = sorted(placed)[b % len(placed)]
-        model.images[placed[moved]].remove(moved)
-        model.tags.setdefault(tag, "")
-        model.images.setdefault(tag, []).append(moved)
-    elif kind == "add_tag" and tag not in model.tags:
+    if edit_images(model, kind, tag, 100 + b % 60, b):
+        return
+    if kind == "add_tag" and tag not in model.tags:
         model.tags[tag] = ""
         model.images[tag] = [200 + 10 * a + i for i in range(5)]
     elif kind == "remove_tag" and tag in model.tags:

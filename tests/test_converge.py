@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from cvspec.cli import main
-from tests.apply_support import Emulator, SpecModel, assert_matches, emulator, snapshot
+from tests.apply_support import Emulator, SpecModel, assert_matches, edit_images, emulator, snapshot
 
 TAGS = ("ant", "bee", "cat", "dog")
 SEEDS = range(40)
@@ -33,20 +33,9 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 def _edit(model: SpecModel, kind: str, a: int, b: int) -> None:
     """Apply one edit to the model; edits that do not fit the current model do nothing."""
     tag = TAGS[a % len(TAGS)]
-    placed = {s: t for t, seeds in model.images.items() for s in seeds}
-    seed = SEEDS[b % len(SEEDS)]
-    if kind == "add_image" and seed not in placed:
-        model.tags.setdefault(tag, "")
-        model.images.setdefault(tag, []).append(seed)
-    elif kind == "remove_image" and placed:
-        victim = sorted(placed)[b % len(placed)]
-        model.images[placed[victim]].remove(victim)
-    elif kind == "retag" and placed:
-        moved = sorted(placed)[b % len(placed)]
-        model.images[placed[moved]].remove(moved)
-        model.tags.setdefault(tag, "")
-        model.images.setdefault(tag, []).append(moved)
-    elif kind == "add_tag":
+    if edit_images(model, kind, tag, SEEDS[b % len(SEEDS)], b):
+        return
+    if kind == "add_tag":
         model.tags.setdefault(tag, "")
     elif kind == "remove_tag" and tag in model.tags:
         del model.tags[tag]
