@@ -66,6 +66,8 @@ def _markdown_head(plan: Plan) -> list[str]:
     """The marker, then the `Plan:` line as the title: the first thing a reviewer reads."""
     found = changes(plan)
     where = f" on {_TARGETS[plan.target]}" if plan.target in _TARGETS else ""
+    if plan.target_host:
+        where += f" (`{plan.target_host}`)"
     about = f"cvspec {'destroy ' if plan.destroy else ''}plan for `{plan.project_name}`{where}"
     lines = [f"<!-- cvspec-plan project={plan.project_name} -->"]
     blocked = [d for d in plan.drift if d.kind is DriftKind.GATES_FAILED]

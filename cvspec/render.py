@@ -23,7 +23,7 @@ from cvspec.identity import iteration_fingerprint
 from cvspec.plan import Drift, DriftKind, Plan
 from cvspec.settings_diff import SettingChange, setting_changes
 
-FORMAT_VERSION = "2.1"
+FORMAT_VERSION = "2.2"
 
 SYMBOLS = {
     ("create",): "+",
@@ -599,15 +599,23 @@ def _iterations_line(s: Summary) -> str:
     return f"Training: {s.training}{extra}."
 
 
-def target_line(target: str, endpoint: str, state_dir: str = "") -> str:
+def target_line(target: str, endpoint: str, state_dir: str = "", project: str = "") -> str:
     """`Target: built-in emulator (state in DIR)` or `Target: HOST[:PORT]` (never a key: only
-    the endpoint's host name, and its port when not 443, are shown)."""
+    the endpoint's host name, and its port when not 443, are shown), then the project."""
     if target == "emulator":
-        return "Target: built-in emulator" + (f" (state in {state_dir})" if state_dir else "")
+        line = "Target: built-in emulator" + (f" (state in {state_dir})" if state_dir else "")
+    else:
+        line = f"Target: {endpoint_host(endpoint) or '(unknown endpoint)'}"
+    return line + (f", project {project!r}" if project else "")
+
+
+def endpoint_host(endpoint: str) -> str:
+    """The endpoint's host name, with its port when not 443: what a plan says it targets."""
     parts = urlsplit(endpoint)
-    host = parts.hostname or "(unknown endpoint)"
+    if not parts.hostname:
+        return ""
     port = parts.port if parts.port not in (None, 443) else None
-    return f"Target: {host}" + (f":{port}" if port else "")
+    return parts.hostname + (f":{port}" if port else "")
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -813,6 +821,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "cvspec_version": __version__,
         "project": plan.project_name,
         "target": plan.target,
+        "target_host": plan.target_host,
         "destroy": plan.destroy,
         "applyable": not plan.is_empty(),
         "summary": summary,

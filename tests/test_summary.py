@@ -497,7 +497,8 @@ def test_plan_names_the_built_in_emulator_and_where_its_state_is(tmp_path: Path)
     planned = run_cli("plan", "digits.yaml", cwd=tmp_path)
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.startswith(
-        "Target: built-in emulator (state in .cvspec/emulator)\n\nResource actions"
+        "Target: built-in emulator (state in .cvspec/emulator), project 'digits-example'"
+        "\n\nResource actions"
     )
 
 
@@ -539,12 +540,13 @@ def test_apply_names_its_target_and_colours_only_without_no_color(
     spec.write_text(spec.read_text().replace("name: digits-example", "name: summary-colour"))
     env = {k: v for k, v in env.items() if k != "NO_COLOR"}
     plain = in_terminal(env, tmp_path, "apply", spec.name, "--auto-approve", "--no-color")
-    assert plain.startswith(f"Target: 127.0.0.1:{server.port}\n\nResource actions")
+    target = f"Target: 127.0.0.1:{server.port}, project 'summary-colour'"
+    assert plain.startswith(f"{target}\n\nResource actions")
     shown_plan = plain.split("Publishing: ")[0]  # the plan, before apply's progress
     assert "Plan: 30 to add, 0 to change, 0 to destroy." in shown_plan
     assert "\x1b[" not in shown_plan
     coloured = in_terminal(env, tmp_path, "apply", spec.name, "--auto-approve")
-    assert coloured.startswith(f"Target: 127.0.0.1:{server.port}\n\n")
+    assert coloured.startswith(f"{target}\n\n")
     assert "\x1b[1mNo changes. Your project matches the spec.\x1b[0m" in coloured
     for key in (server.training_key, server.prediction_key):
         assert key not in plain and key not in coloured

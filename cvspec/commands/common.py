@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,13 +24,43 @@ def state_dir(spec_path: Path) -> Path:
     return spec_path.resolve().parent / ".cvspec"
 
 
+def variable_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--var NAME=VALUE` and `--var-file FILE` (both repeatable), for the spec's `${NAME}`
+    references (cvspec.variables); the command receives them as `var` and `var_file`."""
+    command = click.option(
+        "--var-file",
+        "var_file",
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Values for the spec's ${NAME} references: YAML (.yaml/.yml/.json) or "
+        "NAME=VALUE lines (.env style); repeatable, later files win.",
+    )(command)
+    return click.option(
+        "--var",
+        "var",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A value for the spec's ${NAME}; repeatable; wins over --var-file and the "
+        "environment. Never printed.",
+    )(command)
+
+
+def spec_environment(var_file: tuple[Path, ...], var: tuple[str, ...]) -> dict[str, str]:
+    """What the spec's `${NAME}` reads: the environment, then the var files, then --var."""
+    from cvspec.variables import environment
+
+    return environment(var_file, var)
+
+
 @contextmanager
-def session(spec_path: Path) -> Iterator[tuple[ValidatedSpec, Service]]:
+def session(
+    spec_path: Path, environ: Mapping[str, str] | None = None
+) -> Iterator[tuple[ValidatedSpec, Service]]:
     """Validate the spec offline, then connect; yields (validated spec, service)."""
     from cvspec.service import connect
     from cvspec.spec import load_and_validate
 
-    validated = load_and_validate(spec_path)
+    validated = load_and_validate(spec_path, environ)
     with connect(state_dir(spec_path)) as service:
         yield validated, service
 
@@ -56,8 +86,16 @@ def make_plan(validated: ValidatedSpec, service: Service, *, replace: bool = Fal
     desired = desired_state(validated, service.prediction_resource_id)
     result = diff(desired, read_live(service, desired.project_name))
     check_replace_consent(result, replace)
+    return with_target(result, service, validated.path)
+
+
+def with_target(result: Plan, service: Service, spec_path: Path) -> Plan:
+    """The plan, naming where it goes: the service kind, the Azure endpoint's host, the spec."""
+    from cvspec.render import endpoint_host
+
+    host = endpoint_host(service.endpoint) if service.target == "azure" else ""
     return dataclasses.replace(
-        result, target=service.target, spec_path=spec_location(validated.path)
+        result, target=service.target, target_host=host, spec_path=spec_location(spec_path)
     )
 
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import REPLACE, SPEC, make_plan, session, spec_location, state_dir
+from cvspec.commands.common import (
+    REPLACE,
+    make_plan,
+    session,
+    spec_environment,
+    state_dir,
+    variable_options,
+    with_target,
+)
 
 if TYPE_CHECKING:
     from cvspec.plan import Plan
@@ -34,7 +42,9 @@ NO_COLOR = click.option(
 
 
 @click.command()
-@SPEC
+@click.argument(
+    "specs", metavar="SPEC|DIR...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -54,8 +64,9 @@ NO_COLOR = click.option(
 @FORMAT
 @VERBOSE
 @NO_COLOR
+@variable_options
 def plan(
-    spec: Path,
+    specs: tuple[Path, ...],
     detailed_exitcode: bool,
     out: Path | None,
     destroy: bool,
@@ -63,28 +74,36 @@ def plan(
     fmt: str,
     verbose: bool,
     no_color: bool,
+    var: tuple[str, ...],
+    var_file: tuple[Path, ...],
 ) -> None:
     """Show what apply would change in the service.
+
+    Given a directory or several paths, plan every spec found, in parallel, with one
+    combined summary and exit status (docs/gitops.md).
 
     Exit status: 0 on success (with --detailed-exitcode: 0 no changes, 2 changes, 3 no
     changes but the spec's iteration failed its quality gates and is not published), 1 on
     error. Note that click's usage errors also exit 2, as Terraform's do.
     """
-    with session(spec) as (validated, service):
-        _unthrottle_emulator(service)
+    environ = spec_environment(var_file, var)
+    if len(specs) != 1 or specs[0].is_dir():
+        status = _plan_many(specs, environ, out, destroy, replace, fmt, verbose, no_color)
+        sys.exit(status if detailed_exitcode or status == 1 else 0)
+    spec = specs[0]
+    with session(spec, environ) as (validated, service):
+        unthrottle_emulator(service)
         if destroy:
-            result = _destroy_plan(validated, service)
+            result = destroy_plan_of(validated, service)
         else:
             result = make_plan(validated, service, replace=replace)
-    result = dataclasses.replace(
-        result, target=service.target, spec_path=spec_location(validated.path)
-    )
+    result = with_target(result, service, validated.path)
     if out is not None:
         from cvspec.planfile import save_plan
 
         save_plan(result, out)
     if fmt == "text":
-        click.echo(target_line(service, spec) + "\n")
+        click.echo(plan_target_line(result) + "\n")
     click.echo(_render(result, fmt, verbose, no_color), color=use_color(no_color) or None)
     if out is not None and fmt == "text":
         click.echo(
@@ -93,8 +112,44 @@ def plan(
         )
     if detailed_exitcode and not result.is_empty():
         sys.exit(2)
-    if detailed_exitcode and _gates_failed(result):
+    if detailed_exitcode and gates_failed(result):
         sys.exit(3)
+
+
+def _plan_many(
+    specs: tuple[Path, ...],
+    environ: Mapping[str, str],
+    out: Path | None,
+    destroy: bool,
+    replace: bool,
+    fmt: str,
+    verbose: bool,
+    no_color: bool,
+) -> int:
+    """Plan every spec found; print them and the totals; the exit status (detailed)."""
+    from cvspec.commands.many import connections, exit_status, plan_all, render_many
+    from cvspec.discover import find_specs
+
+    found_specs = find_specs(specs)
+    with connections(found_specs) as services:
+        for service in {id(s): s for s in services.values()}.values():
+            unthrottle_emulator(service)
+        found = plan_all(found_specs, services, environ, replace=replace, destroy=destroy)
+    status = exit_status(found, detailed=True)
+    if out is not None and status != 1:
+        from cvspec.planset import save_plan_set
+
+        save_plan_set([f.plan for f in found if f.plan is not None], out)
+    click.echo(render_many(found, fmt, verbose, use_color(no_color)))
+    if out is not None and fmt == "text":
+        if status == 1:
+            click.echo(f"\nNot saved to {out}: a spec could not be planned.", err=True)
+        else:
+            click.echo(f"\nSaved the plans to: {out}\n\nTo apply exactly these plans, run:")
+            click.echo(f"    cvspec apply {out}")
+    if status == 1:
+        click.echo("Error: a spec could not be planned (see above)", err=True)
+    return status
 
 
 @click.command()
@@ -105,19 +160,33 @@ def plan(
 def show(planfile: Path, fmt: str, verbose: bool, no_color: bool) -> None:
     """Render a plan saved by `cvspec plan -out PLANFILE` (no service call)."""
     from cvspec.planfile import load_plan
+    from cvspec.planset import is_plan_set
 
+    if is_plan_set(planfile):
+        _show_set(planfile, fmt, verbose, no_color)
+        return
     saved = load_plan(planfile)
+    if fmt == "text" and saved.target:
+        click.echo(plan_target_line(saved) + "\n")
     click.echo(_render(saved, fmt, verbose, no_color), color=use_color(no_color) or None)
 
 
-def _gates_failed(result: Plan) -> bool:
+def _show_set(path: Path, fmt: str, verbose: bool, no_color: bool) -> None:
+    from cvspec.commands.many import SpecPlan, render_many
+    from cvspec.planset import load_plan_set
+
+    found = [SpecPlan(spec, plan, base_dir=spec.parent) for plan, spec in load_plan_set(path)]
+    click.echo(render_many(found, fmt, verbose, use_color(no_color)))
+
+
+def gates_failed(result: Plan) -> bool:
     """Nothing to apply, but the spec's iteration failed its quality gates (exit 3)."""
     from cvspec.plan import DriftKind
 
     return any(d.kind is DriftKind.GATES_FAILED for d in result.drift)
 
 
-def _destroy_plan(validated: ValidatedSpec, service: Service) -> Plan:
+def destroy_plan_of(validated: ValidatedSpec, service: Service) -> Plan:
     from cvspec.diff import destroy_plan
     from cvspec.live import read_live
 
@@ -125,10 +194,24 @@ def _destroy_plan(validated: ValidatedSpec, service: Service) -> Plan:
     return destroy_plan(project, read_live(service, project), validated.spec.protect)
 
 
-def target_line(service: Service, spec: Path) -> str:
-    """`Target: built-in emulator (state in DIR)` or `Target: HOST`: where plan and apply act."""
+def target_line(service: Service, spec: Path, project: str = "") -> str:
+    """`Target: built-in emulator (state in DIR)` or `Target: HOST`, then the project: where
+    plan and apply act."""
     from cvspec.render import target_line as line
 
+    return line(service.target, service.endpoint, _shown_state(spec), project)
+
+
+def plan_target_line(result: Plan) -> str:
+    """The target line of a plan, from what the plan records (also for a saved plan)."""
+    from cvspec.render import target_line as line
+
+    state = _shown_state(Path(result.spec_path)) if result.spec_path else ""
+    endpoint = f"https://{result.target_host}" if result.target_host else ""
+    return line(result.target, endpoint, state, result.project_name)
+
+
+def _shown_state(spec: Path) -> str:
     state = state_dir(spec) / "emulator"
     try:
         shown = os.path.relpath(state)
@@ -136,10 +219,10 @@ def target_line(service: Service, spec: Path) -> str:
         shown = str(state)
     if shown.startswith(".."):
         shown = str(state)
-    return line(service.target, service.endpoint, shown)
+    return shown
 
 
-def _unthrottle_emulator(service: Service) -> None:
+def unthrottle_emulator(service: Service) -> None:
     """The built-in emulator has no call rate limit; Azure keeps cvspec's default (10/s)."""
     if service.target == "emulator":
         from cvspec import sdk
