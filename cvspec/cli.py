@@ -13,6 +13,7 @@ from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
+from cvspec.variables import redact
 
 
 class _Group(click.Group):
@@ -23,11 +24,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SpecError as exc:
             for problem in exc.problems:
-                click.echo(problem, err=True)
+                click.echo(redact(problem), err=True)
             click.echo(f"Error: the spec has {len(exc.problems)} problem(s)", err=True)
             sys.exit(1)
         except CvspecError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {redact(str(exc))}", err=True)
             sys.exit(1)
 
 

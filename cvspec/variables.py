@@ -6,7 +6,9 @@ scalars) and `.env` style otherwise (`NAME=VALUE` lines; blank lines and `#` com
 skipped, an `export ` prefix is allowed, and a value in matching single or double quotes
 loses them). Later sources win: the environment, then each var file in the order given, then
 each `--var`. No message here ever repeats a value (a variable may hold a SAS token): errors
-name the file, the line and the variable only.
+name the file, the line and the variable only. The values of variables whose name says they
+are secret (KEY, SECRET, TOKEN, PASSWORD, SAS, SIG, CREDENTIAL) are masked as `***` in every
+error message the command line prints (`redact`), should a spec check quote one.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import yaml
-
 from cvspec.errors import CvspecError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|SAS|SIG|CREDENTIAL", re.IGNORECASE)
+_hidden: set[str] = set()  # values of secret-named variables, masked in error messages
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -52,6 +54,8 @@ def read_var_file(path: Path) -> dict[str, str]:
 
 
 def _yaml_vars(path: Path, text: str) -> dict[str, str]:
+    import yaml  # only for YAML var files
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -107,7 +111,15 @@ def variables(var_files: Iterable[Path], var_args: Iterable[str]) -> dict[str, s
     for text in var_args:
         name, value = parse_var(text)
         found[name] = value
+    _hidden.update(v for n, v in found.items() if v and _SECRET_NAME.search(n))
     return found
+
+
+def redact(text: str) -> str:
+    """`text` with the values of secret-named variables replaced by `***`."""
+    for value in sorted(_hidden, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
 
 
 def environment(

@@ -256,13 +256,10 @@ def apply_many(
     """Plan every spec, show the plans, ask once, apply them in parallel; True when anything
     was applied. Nothing is applied when any spec fails to plan."""
     from cvspec.commands.apply import confirm
-    from cvspec.commands.plan import unthrottle_emulator
     from cvspec.discover import find_specs
 
     specs = find_specs(targets)
     with connections(specs) as services:
-        for service in distinct(services):
-            unthrottle_emulator(service)
         found = plan_all(specs, services, environ, replace=replace)
         _show(found, options)
         failed = [f for f in found if f.error is not None]
@@ -389,7 +386,9 @@ def _many_summary(
 ) -> None:
     from cvspec import sdk
 
-    calls = sum(sdk.policy_for(s.endpoint).stats.total_calls for s in distinct(services))
+    stats = [sdk.policy_for(s.endpoint).stats for s in distinct(services)]
+    calls = sum(s.total_calls for s in stats)
+    retries = sum(sum(s.retries.values()) for s in stats)
     operations = sum(r.outcome.operations for r in runs if r.outcome is not None)
     failed = sum(1 for r in runs if _failed(r))
     if options.as_json:
@@ -402,13 +401,15 @@ def _many_summary(
                     "operations": operations,
                     "seconds": round(seconds, 3),
                     "calls": calls,
+                    "retries": retries,
                 }
             )
         )
         return
     click.echo(
         f"Apply complete for {len(todo) - failed} of {len(todo)} spec(s) with changes: "
-        f"{operations} operation(s) in {seconds:.1f}s; {calls} service call(s)."
+        f"{operations} operation(s) in {seconds:.1f}s; {calls} service call(s)"
+        + (f", {retries} retried." if retries else ".")
     )
 
 
