@@ -12,23 +12,28 @@ from pathlib import Path
 import pytest
 
 from cvspec.emulator.server import EmulatorServer
-from tests.helpers import REPO, clean_env, emulator_env, run_cli
+from tests.helpers import REPO, emulator_env
+from tests.inprocess import run_here as run_cli
 
 EXAMPLE = REPO / "examples" / "environments"
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """The environments example with the digits images where its spec expects them."""
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environments example with the digits images where its spec expects them; the
+    current directory."""
     shutil.copytree(EXAMPLE, tmp_path / "examples" / "environments")
     shutil.copytree(REPO / "specs" / "digits", tmp_path / "specs" / "digits")
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 SPEC = "examples/environments/classifier.yaml"
 
 
-def plan_json(repo: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, object]:
+def plan_json(
+    repo: Path, *args: str, env: dict[str, str | None] | None = None
+) -> dict[str, object]:
     done = run_cli("plan", SPEC, "--format", "json", *args, cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
     document: dict[str, object] = json.loads(done.stdout)
@@ -40,7 +45,7 @@ def test_var_files_and_vars_choose_the_environment(repo: Path) -> None:
     prod = plan_json(repo, "--var-file", "examples/environments/prod.yaml")
     assert (dev["project"], prod["project"]) == ("digits-dev", "digits-prod")
     # later wins: the environment, then each var file in order, then --var
-    env = clean_env(ENVIRONMENT="from-env")
+    env: dict[str, str | None] = {"ENVIRONMENT": "from-env"}
     assert plan_json(repo, env=env)["project"] == "digits-from-env"
     layered = plan_json(
         repo,
@@ -115,7 +120,9 @@ def test_every_plan_header_names_the_target_and_a_plan_for_one_is_refused_by_ano
     doc = json.loads(run_cli("show", "dev.plan", "--format", "json", cwd=repo).stdout)
     assert (doc["target"], doc["target_host"], doc["project"]) == ("emulator", "", "digits-dev")
 
-    azure = emulator_env(server)  # the emulator as a server: an endpoint, as Azure's
+    azure: dict[str, str | None] = {  # the emulator as a server: an endpoint, as Azure's
+        k: v for k, v in emulator_env(server).items() if k.startswith("CVSPEC_")
+    }
     host = f"127.0.0.1:{server.port}"
     remote = run_cli("plan", SPEC, *dev, "--format", "markdown", cwd=repo, env=azure)
     assert f"cvspec plan for `digits-dev` on Azure Custom Vision (`{host}`)" in remote.stdout

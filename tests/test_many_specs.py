@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import copy_example, run_cli
+import pytest
+
+from tests.helpers import copy_example
+from tests.inprocess import run_here as run_cli
+
+
+@pytest.fixture(autouse=True)
+def _here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
 
 EXAMPLE = "name: digits-example"
 
