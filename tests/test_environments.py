@@ -116,7 +116,10 @@ def test_every_plan_header_names_the_target_and_a_plan_for_one_is_refused_by_ano
     shown = run_cli("show", "dev.plan", cwd=repo).stdout
     assert shown.startswith("Target: built-in emulator (state in examples/environments/.cvspec/")
     markdown = run_cli("show", "dev.plan", "--format", "markdown", cwd=repo).stdout
-    assert "cvspec plan for `digits-dev` on the built-in emulator\n" in markdown
+    assert (
+        "cvspec plan for `digits-dev` on the built-in emulator "
+        "(state in `examples/environments/.cvspec/`)\n"
+    ) in markdown
     doc = json.loads(run_cli("show", "dev.plan", "--format", "json", cwd=repo).stdout)
     assert (doc["target"], doc["target_host"], doc["project"]) == ("emulator", "", "digits-dev")
 
