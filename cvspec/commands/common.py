@@ -41,7 +41,8 @@ def variable_options(command: Callable[..., Any]) -> Callable[..., Any]:
         multiple=True,
         metavar="NAME=VALUE",
         help="A value for the spec's ${NAME}; repeatable; wins over --var-file and the "
-        "environment. Never printed.",
+        "environment. Values of secret-named variables (KEY, TOKEN, SAS, ...) are masked in "
+        "error messages.",
     )(command)
 
 
