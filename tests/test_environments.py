@@ -132,6 +132,9 @@ def test_every_plan_header_names_the_target_and_a_plan_for_one_is_refused_by_ano
     remote_json = plan_json(repo, *dev, env=azure)
     assert (remote_json["target"], remote_json["target_host"]) == ("azure", host)
 
+    unset = run_cli("apply", "dev.plan", cwd=repo)
+    assert unset.returncode == 1
+    assert "give `apply PLANFILE` the same --var and --var-file" in unset.stderr
     refused = run_cli("apply", "dev.plan", *dev, cwd=repo, env=azure)
     assert refused.returncode == 1
     assert (

@@ -170,7 +170,7 @@ def _apply_saved(path: Path, environ: Mapping[str, str], options: RunOptions) ->
 
     saved = load_plan(path)
     spec = saved_spec(path, saved)
-    with session(spec, environ) as (validated, service):
+    with _unset_hint(), session(spec, environ) as (validated, service):
         check_target(saved, service, path)
         reporter = _reporter(service, options.as_json, options.rate, options.no_color)
         check_fresh(saved, read_live(service, saved.project_name))
@@ -180,6 +180,23 @@ def _apply_saved(path: Path, environ: Mapping[str, str], options: RunOptions) ->
             return False
         _run(saved, service, validated.base_dir, reporter, options.parallelism, options)
         return True
+
+
+@contextmanager
+def _unset_hint() -> Iterator[None]:
+    """A saved plan's spec is read again: say so when its variables are missing."""
+    from cvspec.errors import SpecError
+
+    try:
+        yield
+    except SpecError as exc:
+        if any("is not set" in problem for problem in exc.problems):
+            hint = (
+                "(the saved plan's spec is read again when it is applied: give `apply "
+                "PLANFILE` the same --var and --var-file as the `plan` that made it)"
+            )
+            raise SpecError([*exc.problems, hint]) from None
+        raise
 
 
 def check_target(saved: Plan, service: Service, path: Path) -> None:
