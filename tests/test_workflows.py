@@ -140,6 +140,12 @@ def test_github_workflow_plans_comments_applies_the_saved_plan_and_reports_the_e
     merged.run_job(ci, "apply")
     assert merged.step_outputs["apply"]["exitcode"] == "2"
 
+    # No key in anything the workflow keeps or posts, nor in its logs.
+    kept = [*ci.comments.values(), *(s.stdout + s.stderr for s in ci.log)]
+    kept += [data.decode() for files in ci.artifacts.values() for data in files.values()]
+    for key in (server.training_key, server.prediction_key):
+        assert not [text for text in kept if key in text]
+
     figures = performance(sdk(server), "wf-github")
     (old_name,) = first
     (new_name,) = set(figures) - set(first)
