@@ -74,6 +74,38 @@ def applied_colours(root: Path) -> Path:
     return spec
 
 
+def applied_multilabel(root: Path) -> Path:
+    """The colour project as multilabel (red and blue images only), applied."""
+    for k, colour in enumerate(("red", "blue")):
+        folder = root / "train" / colour
+        folder.mkdir(parents=True)
+        for n in range(6):
+            seed = 90_000 + 100 * k + n
+            (folder / f"{colour}-{n}.png").write_bytes(make_image(PALETTE[colour], seed=seed))
+    spec = root / "multi.yaml"
+    text = COLOUR_SPEC.replace("multiclass", "multilabel").replace("{name: green}, ", "")
+    spec.write_text(text.replace("  name: colours\n", "  name: colours-multi\n"))
+    result = invoke("apply", spec.name, "--auto-approve", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return spec
+
+
+def sdk_probabilities(
+    spec: Path, project: str, publish: str, paths: list[Path]
+) -> list[dict[str, float]]:
+    """Each image's probabilities by tag, from the official prediction SDK."""
+    found = []
+    with emulator_of(spec) as server:
+        trainer: CustomVisionTrainingClient = training_client(server)
+        project_id = next(p.id for p in trainer.get_projects() if p.name == project)
+        predictor = prediction_client(server)
+        for path in paths:
+            with path.open("rb") as data:
+                result = predictor.classify_image_with_no_store(project_id, publish, data)
+            found.append({p.tag_name: p.probability for p in result.predictions})
+    return found
+
+
 def colour_testset(folder: Path, mislabelled: int = 2) -> tuple[Path, list[Path]]:
     """Fresh images of each colour in their folder, and `mislabelled` red images put in the
     `blue` folder (the model cannot get those right); returns the folder and those files."""

@@ -9,15 +9,18 @@ from typing import Any
 
 import pytest
 
+from tests.emulator.support import PALETTE, make_image
 from tests.reports_support import (
     COLOURS,
     applied_colours,
     applied_digits,
+    applied_multilabel,
     colour_testset,
     digits_testset,
     expected_matrix,
     invoke,
     run_json,
+    sdk_probabilities,
     sdk_top1,
 )
 
@@ -164,3 +167,42 @@ def test_json_document(colours: tuple[Path, Path, list[Path]]) -> None:
     total = sum(t["true_positives"] + t["false_negatives"] for t in counts.values())
     assert total == doc["images"]
     json.dumps(doc)
+
+
+def test_multilabel_counts_per_tag_are_the_sdks(tmp_path: Path) -> None:
+    spec = applied_multilabel(tmp_path)
+    images = {
+        "red.png": (PALETTE["red"], ["red"]),
+        "blue.png": (PALETTE["blue"], ["blue"]),
+        "red-as-blue.png": (PALETTE["red"], ["blue"]),  # mislabelled
+        "green.png": (PALETTE["green"], []),  # neither tag
+    }
+    lines = []
+    for n, (name, (colour, tags)) in enumerate(images.items()):
+        (tmp_path / name).write_bytes(make_image(colour, seed=95_000 + n))
+        lines.append(json.dumps({"path": name, "tags": tags}))
+    (tmp_path / "set.jsonl").write_text("\n".join(lines) + "\n")
+    status, doc, stderr = run_json("test", spec.name, "set.jsonl", cwd=tmp_path)
+    assert status == 0, stderr
+    assert doc["classification"] == "multilabel" and doc["confusion_matrix"] is None
+    probabilities = sdk_probabilities(
+        spec, "colours-multi", "colours-latest", [tmp_path / name for name in images]
+    )
+    for tag in ("blue", "red"):
+        said = [p.get(tag, 0.0) >= 0.5 for p in probabilities]
+        truth = [tag in tags for _, tags in images.values()]
+        pairs = list(zip(truth, said, strict=True))
+        row = next(t for t in doc["per_tag"] if t["tag"] == tag)
+        assert row["true_positives"] == pairs.count((True, True))
+        assert row["false_positives"] == pairs.count((False, True))
+        assert row["false_negatives"] == pairs.count((True, False))
+        assert row["true_negatives"] == pairs.count((False, False))
+    exact = sum(
+        {t for t in ("blue", "red") if p.get(t, 0.0) >= 0.5} == set(tags)
+        for p, (_, tags) in zip(probabilities, images.values(), strict=True)
+    )
+    assert doc["correct"] == exact < len(images)  # the mislabelled image cannot match
+    assert "red-as-blue.png" in {m["path"] for m in doc["misclassified"]}
+    html = invoke("test", spec.name, "set.jsonl", "--format", "html", cwd=tmp_path)
+    assert html.returncode == 0 and 'data-chart="per-tag"' in html.stdout
+    assert 'data-chart="confusion"' not in html.stdout  # no confusion matrix in multilabel

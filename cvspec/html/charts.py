@@ -91,7 +91,8 @@ def heat_map(tags: Sequence[str], matrix: Sequence[Sequence[int]]) -> Chart:
     of its row (the diagonal in green, the errors in red), its count written on it."""
     n = max(1, len(tags))
     cell = max(8.0, min(float(CELL), HEAT_MAX / n))
-    margin = 80.0
+    left = 8.0 + 7.0 * min(24, max((len(t) for t in tags), default=1))  # the row labels
+    top = 8.0 + 5.0 * min(24, max((len(t) for t in tags), default=1))  # the column labels
     shapes, labels = [], []
     for r, row in enumerate(matrix):
         total = sum(row) or 1
@@ -99,13 +100,13 @@ def heat_map(tags: Sequence[str], matrix: Sequence[Sequence[int]]) -> Chart:
             share = count / total
             level = 0 if count == 0 else min(5, 1 + int(share * 5))
             kind = "hit" if r == c else "miss"
-            x, y = margin + c * cell, margin + r * cell
+            x, y = left + c * cell, top + r * cell
             title = f"label {tags[r]}, predicted {tags[c]}: {count} ({share:.0%} of the row)"
             shapes.append(Shape(x, y, cell - 1, cell - 1, f"{kind}{level}", title))
             if cell >= 20:
                 labels.append(Label(x + cell / 2, y + cell / 2 + 4, str(count)))
     for k, tag in enumerate(tags):
-        labels.append(Label(margin - 6, margin + k * cell + cell / 2 + 4, tag, "end"))
-        labels.append(Label(margin + k * cell + cell / 2, margin - 6, tag, "start", rotate=True))
-    side = margin + n * cell + 8
-    return Chart(side, side, tuple(shapes), tuple(labels), kind="heat")
+        labels.append(Label(left - 6, top + k * cell + cell / 2 + 4, tag, "end"))
+        labels.append(Label(left + k * cell + cell / 2, top - 6, tag, "start", rotate=True))
+    width = left + n * cell + top  # the last column's label leans right as far as it rises
+    return Chart(width, top + n * cell + 8, tuple(shapes), tuple(labels), kind="heat")

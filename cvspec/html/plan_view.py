@@ -12,6 +12,8 @@ from cvspec import ops
 from cvspec.plan import Plan
 
 SAMPLE = 24  # thumbnails per group at most; the group's full count is always shown
+TOTAL = 720  # thumbnails per report at most (about 2-3 KB each): many groups share it
+MIN_SAMPLE = 4  # ...but every group shows at least this many
 UNTAGGED = "(untagged)"
 NONE = "(none)"
 
@@ -50,7 +52,8 @@ class TagCount:
 
 
 def image_groups(plan: Plan, sample: int = SAMPLE) -> list[Group]:
-    """Upload, delete and retag groups, in that order, each sorted by label."""
+    """Upload, delete and retag groups, in that order, each sorted by label; each shows at
+    most `sample` images, fewer when many groups would exceed TOTAL thumbnails together."""
     uploads: dict[str, list[Item]] = defaultdict(list)
     for up in plan.of_type(ops.UploadImages):
         for image in up.images:
@@ -63,10 +66,13 @@ def image_groups(plan: Plan, sample: int = SAMPLE) -> list[Group]:
         for image_id, image_tags in zip(op.image_ids, tags, strict=False):
             for tag in image_tags or (UNTAGGED,):
                 deletes[tag].append(Item(image_id, image_id=image_id))
+    retags = _retags(plan)
+    count = len(uploads) + len(deletes) + len(retags)
+    sample = max(MIN_SAMPLE, min(sample, TOTAL // max(1, count)))
     return [
         *_groups("upload", uploads, sample),
         *_groups("delete", deletes, sample),
-        *_groups("retag", _retags(plan), sample),
+        *_groups("retag", retags, sample),
     ]
 
 
