@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.emulator.support import PALETTE, make_image
+from tests.helpers import copy_example
 from tests.reports_support import (
     COLOURS,
     applied_colours,
@@ -206,3 +207,33 @@ def test_multilabel_counts_per_tag_are_the_sdks(tmp_path: Path) -> None:
     html = invoke("test", spec.name, "set.jsonl", "--format", "html", cwd=tmp_path)
     assert html.returncode == 0 and 'data-chart="per-tag"' in html.stdout
     assert 'data-chart="confusion"' not in html.stdout  # no confusion matrix in multilabel
+
+
+@pytest.mark.parametrize(
+    ("files", "testset", "message"),
+    [
+        ({"set/zero/notes.txt": "x"}, "set", "test set set: no images found"),
+        (
+            {"m.csv": "path,tags\nmissing.png,zero\n"},
+            "m.csv",
+            "m.csv:2: missing.png: file not found",
+        ),
+        (
+            {"m.jsonl": '{"path": "digits/zero/zero-00.png", "tags": ["zero", "one"]}\n'},
+            "m.jsonl",
+            "zero-00.png: has 2 labels; a multiclass test image has exactly one",
+        ),
+        ({}, "nowhere", "not a folder, a .csv/.jsonl manifest or a glob with {tag}"),
+    ],
+)
+def test_bad_test_sets_are_one_line(
+    tmp_path: Path, files: dict[str, str], testset: str, message: str
+) -> None:
+    spec = copy_example(tmp_path)  # not applied: the test set is read first
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    result = invoke("test", spec.name, testset, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr

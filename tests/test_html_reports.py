@@ -20,7 +20,14 @@ from cvspec import ops
 from cvspec.html.plan_view import SAMPLE
 from cvspec.html.report import render_plan_html
 from cvspec.plan import Plan
-from tests.reports_support import applied_digits, digits_testset, invoke, run_json
+from tests.emulator.support import training_client
+from tests.reports_support import (
+    applied_digits,
+    digits_testset,
+    emulator_of,
+    invoke,
+    run_json,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -165,6 +172,38 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return spec
 
 
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example applied; then a retag trained under gates it fails (so it is not
+    published); then the gates relaxed: the plan publishes the trained iteration."""
+    root = tmp_path_factory.mktemp("gated")
+    spec = applied_digits(root)
+    (root / "digits" / "one" / "one-00.png").rename(root / "digits" / "seven" / "m.png")
+    relaxed = spec.read_text()
+    strict = relaxed.replace("min_precision: 0.6", "min_precision: 0.6\n  min_recall: 1.0")
+    spec.write_text(strict)
+    failed = invoke("apply", spec.name, "--auto-approve", cwd=root)
+    assert failed.returncode == 1 and "quality gate failed" in failed.stderr, failed.stderr
+    spec.write_text(relaxed)
+    return spec
+
+
+def sdk_evaluations(spec: Path) -> dict[str, dict[str, list[str]]]:
+    """Iteration name -> tag -> [precision, recall, AP] as the report prints them, read with
+    the official training SDK (GetIterationPerformance at threshold 0.5)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    with emulator_of(spec) as server:
+        trainer = training_client(server)
+        project = next(p for p in trainer.get_projects() if p.name == "digits-example")
+        for iteration in trainer.get_iterations(project.id):
+            perf = trainer.get_iteration_performance(project.id, iteration.id, threshold=0.5)
+            found[iteration.name.split("-failed-")[0]] = {
+                t.name: [f"{v:.1%}" for v in (t.precision, t.recall, t.average_precision)]
+                for t in perf.per_tag_performance
+            }
+    return found
+
+
 def test_plan_of_uploads(fresh: Path, open_report: Any) -> None:
     status, doc, stderr = run_json("plan", fresh.name, cwd=fresh.parent)
     assert status == 0, stderr
@@ -199,6 +238,27 @@ def test_plan_of_retags_and_deletes(edited: Path, open_report: Any) -> None:
     assert "trained by apply" in opened.page.locator("#evaluation").inner_text()
 
 
+def test_new_and_published_evaluations_side_by_side(gated: Path, open_report: Any) -> None:
+    status, doc, stderr = run_json("plan", gated.name, cwd=gated.parent)
+    assert status == 0, stderr
+    old, new = doc["summary"]["publishing"].split()[-3::2]  # move 'NAME' OLD -> NEW
+    html = invoke("plan", gated.name, "--format", "html", cwd=gated.parent)
+    opened = open_report(html.stdout, "plan-evaluations")
+    assert_clean(opened)
+    columns = opened.page.locator("section.evaluation")
+    assert columns.count() == 2
+    expected = sdk_evaluations(gated)
+    for k, name in enumerate((new, old)):  # the new iteration first, then the published
+        column = columns.nth(k)
+        assert name in column.locator("h3").inner_text()
+        assert column.locator("svg[data-chart='precision-recall'] rect").count() == 6
+        rows = column.locator("tbody tr").evaluate_all(
+            "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+        )
+        assert {row[0]: row[1:] for row in rows} == expected[name]
+    assert expected[old] != expected[new]  # the retag changed the figures
+
+
 def test_saved_plan_shown_as_html(edited: Path, open_report: Any) -> None:
     saved = invoke("plan", edited.name, "-out", "edit.plan", cwd=edited.parent)
     assert saved.returncode == 0, saved.stderr
@@ -212,6 +272,16 @@ def test_saved_plan_shown_as_html(edited: Path, open_report: Any) -> None:
     # no service: the retagged files are on disk, the deleted images are placeholders
     assert groups(opened.page)[("retag", "one → seven")] == (2, 2)
     assert groups(opened.page)[("delete", "zero")] == (2, 0)
+    url = "https://ci.example/run 7/plan.html"
+    comment = invoke(
+        "show", "edit.plan", "--format", "markdown", "--html-link", url, cwd=edited.parent
+    )
+    lines = comment.stdout.splitlines()
+    title = next(n for n, line in enumerate(lines) if line.startswith("### Plan: 1 to add"))
+    assert lines[title + 2] == (
+        "[Visual report (HTML): thumbnails, tag counts, evaluations]"
+        "(https://ci.example/run%207/plan.html)"
+    )
 
 
 def test_test_report(edited: Path, open_report: Any) -> None:

@@ -16,7 +16,7 @@ from cvspec.errors import ServiceError
 from cvspec.gates import evaluation_from_sdk
 from cvspec.html.report import EvaluationColumn
 from cvspec.html.thumbs import thumbnail_uri
-from cvspec.plan import Plan
+from cvspec.plan import DriftKind, Plan
 from cvspec.sdk import call
 from cvspec.service import Service
 
@@ -62,14 +62,20 @@ def _new_column(
     service: Service, plan: Plan, project_id: str, iterations: Mapping[str, Any], threshold: float
 ) -> EvaluationColumn:
     trains = [op for op in plan.of_type(ops.Train) if not op.wait_only]
-    publishes = plan.of_type(ops.Publish)
     if trains:
         name = trains[0].iteration_name
         return EvaluationColumn(f"New: {name}", None, "trained by apply; not evaluated yet")
-    if publishes and publishes[0].iteration_name in iterations:
-        name = publishes[0].iteration_name
-        title = f"New: {name} (trained, to publish)"
-        return _column(service, project_id, iterations[name], title, threshold)
+    for op in plan.of_type(ops.Publish):
+        # an iteration that failed other gates has a recorded name until it passes
+        found = iterations.get(op.recorded_failure) or iterations.get(op.iteration_name)
+        if found is not None:
+            title = f"New: {op.iteration_name} (trained, to publish)"
+            return _column(service, project_id, found, title, threshold)
+    for drift in plan.drift:
+        name = drift.address.removeprefix("iteration.")
+        if drift.kind is DriftKind.GATES_FAILED and name in iterations:
+            title = f"Failed the gates: {name} (not published)"
+            return _column(service, project_id, iterations[name], title, threshold)
     return EvaluationColumn("New", None, "the plan trains and publishes no new iteration")
 
 
