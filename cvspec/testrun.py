@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cvspec.errors import CvspecError, ServiceError
-from cvspec.live import LiveIteration, LiveProject, _iteration, find_project
+from cvspec.live import LiveIteration, LiveProject, find_project
 from cvspec.scoring import Classified
 from cvspec.sdk import call
 from cvspec.service import Service
@@ -52,7 +52,17 @@ def find_target(
     project = find_project(service, project_name)
     if project is None:
         raise CvspecError(f"project {project_name!r} does not exist; run `cvspec apply` first")
-    iterations = [_iteration(i) for i in call(service.training.get_iterations, project.id)]
+    iterations = [
+        LiveIteration(
+            id=i.id,
+            name=i.name or "",
+            status=i.status or "",
+            created="",
+            publish_name=i.publish_name or "",
+            prediction_resource_id=i.original_publish_resource_id or "",
+        )
+        for i in call(service.training.get_iterations, project.id)
+    ]
     tags = tuple(sorted(t.name for t in call(service.training.get_tags, project.id)))
     return Target(project, _pick(iterations, project_name, publish, iteration), tags)
 

@@ -12,7 +12,9 @@ from cvspec.commands.common import SPEC, session
 
 if TYPE_CHECKING:
     from cvspec.scoring import Score
+    from cvspec.service import Service
     from cvspec.spec import ValidatedSpec
+    from cvspec.testreport import SetReport
 
 EXIT_INCOMPLETE = 1
 EXIT_GATES = 3
@@ -132,10 +134,9 @@ def _failures(
     return failures
 
 
-def _render(report: object, fmt: str) -> str:
-    from cvspec.testreport import SetReport, render_json, render_text
+def _render(report: SetReport, fmt: str) -> str:
+    from cvspec.testreport import render_json, render_text
 
-    assert isinstance(report, SetReport)
     if fmt == "json":
         return render_json(report)
     if fmt == "html":
@@ -145,11 +146,10 @@ def _render(report: object, fmt: str) -> str:
     return render_text(report)
 
 
-def _unthrottle_emulator(service: object) -> None:
+def _unthrottle_emulator(service: Service) -> None:
+    """The built-in emulator has no call rate limit; Azure keeps the prediction default."""
     from cvspec import sdk
-    from cvspec.service import Service
 
-    assert isinstance(service, Service)
     if service.target == "emulator" and service.prediction is not None:
         sdk.configure(
             service.prediction.config.endpoint, rate=PREDICTION_EMULATOR_RATE, kind="prediction"

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -22,6 +21,7 @@ from cvspec.html.plan_view import SAMPLE, Group, image_groups, tag_counts
 from cvspec.html.thumbs import thumbnails
 from cvspec.plan import Plan
 from cvspec.render import render_text, summarize
+from cvspec.testreport import SetReport, test_document
 
 MISCLASSIFIED_SAMPLE = 60  # thumbnails of misclassified images at most
 
@@ -111,11 +111,8 @@ def _evaluation_chart(evaluation: Evaluation | None) -> Chart | None:
     return bar_chart(groups, ("precision", "recall"))
 
 
-def render_test_html(report: Any) -> str:
+def render_test_html(report: SetReport) -> str:
     """`cvspec test`'s report: figures, per-tag chart, heat map, misclassified images."""
-    from cvspec.testreport import SetReport, test_document
-
-    assert isinstance(report, SetReport)
     s = report.score
     wrong = s.misclassified[:MISCLASSIFIED_SAMPLE]
     uris = thumbnails(Path(m.path) for m in wrong)
