@@ -216,6 +216,9 @@ def test_plan_of_uploads(fresh: Path, open_report: Any) -> None:
     assert found == {("upload", tag): (8, 8) for tag in ("one", "seven", "zero")}
     assert sum(count for count, _ in found.values()) == doc["summary"]["images"]["upload"]
     assert tag_table(opened.page)["one"] == ["0", "8", "0", "0", "0", "8"]
+    evaluation = opened.page.locator("#evaluation").inner_text()
+    assert "trained by apply" in evaluation
+    assert "nothing is published as 'digits-latest'" in evaluation
 
 
 def test_plan_of_retags_and_deletes(edited: Path, open_report: Any) -> None:

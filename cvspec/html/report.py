@@ -54,14 +54,15 @@ def render_plan_html(
     plan: Plan,
     base_dir: Path | None,
     before: Mapping[str, int] | None = None,
-    evaluations: Sequence[EvaluationColumn] = (),
+    evaluations: Sequence[EvaluationColumn] | None = None,
     fetch: ThumbnailFetcher | None = None,
     sample: int = SAMPLE,
 ) -> str:
     """The plan as a report: counts, images by group, tag counts, evaluations, the text plan.
 
     `base_dir` is the spec's directory (image paths are relative to it); `before` the live
-    per-tag image counts, when known; `fetch` makes thumbnails of images only the service has.
+    per-tag image counts, when known; `evaluations` the iterations' evaluations (None: not
+    read, a saved plan); `fetch` makes thumbnails of images only the service has.
     """
     groups = image_groups(plan, sample)
     tiles = _group_tiles(groups, base_dir, fetch)
@@ -78,7 +79,9 @@ def render_plan_html(
             groups=list(zip(groups, tiles, strict=True)),
             tag_counts=tag_counts(plan, before),
             before_known=before is not None,
-            evaluations=[(c, _evaluation_chart(c.evaluation)) for c in evaluations],
+            evaluations=None
+            if evaluations is None
+            else [(c, _evaluation_chart(c.evaluation)) for c in evaluations],
             text_plan=render_text(plan, verbose=False, color=False),
         )
     )

@@ -41,20 +41,18 @@ def evaluation_columns(
 ) -> list[EvaluationColumn]:
     """The new iteration (the one the plan publishes) and the published one, side by side."""
     project_id = _project_id(plan)
-    if project_id is None:
-        return []
-    iterations = {i.name: i for i in call(service.training.get_iterations, project_id)}
+    found = call(service.training.get_iterations, project_id) if project_id else []
+    iterations = {i.name: i for i in found}
     published = next(
         (i for i in iterations.values() if publish_name and i.publish_name == publish_name), None
     )
-    columns = [_new_column(service, plan, project_id, iterations, threshold)]
+    columns = [_new_column(service, plan, project_id or "", iterations, threshold)]
     if published is None:
-        columns.append(
-            EvaluationColumn("Published", None, f"nothing is published as {publish_name!r}")
-        )
+        note = f"nothing is published as {publish_name!r}" if publish_name else "no publish name"
+        columns.append(EvaluationColumn("Published", None, note))
     else:
         title = f"Published: {published.name} as {publish_name!r}"
-        columns.append(_column(service, project_id, published, title, threshold))
+        columns.append(_column(service, project_id or "", published, title, threshold))
     return columns
 
 
