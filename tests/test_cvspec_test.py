@@ -237,3 +237,18 @@ def test_bad_test_sets_are_one_line(
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_iteration_by_name(colours: tuple[Path, Path, list[Path]]) -> None:
+    spec, _, _ = colours
+    _, published, _ = run_json("test", spec.name, "testset", cwd=spec.parent)
+    other = spec.parent / "nopublish.yaml"  # a spec that publishes nothing needs --iteration
+    other.write_text(spec.read_text().split("publish:")[0])
+    refused = invoke("test", other.name, "testset", cwd=spec.parent)
+    assert refused.returncode == 1 and "give --iteration" in refused.stderr
+    status, named, stderr = run_json(
+        "test", other.name, "testset", "--iteration", published["iteration"], cwd=spec.parent
+    )
+    assert status == 0, stderr
+    assert named["confusion_matrix"] == published["confusion_matrix"]
+    assert named["publish_name"] == "colours-latest"
