@@ -82,6 +82,8 @@ class LiveIteration:
     publish_name: str
     prediction_resource_id: str
     last_modified: str = ""
+    training_type: str = ""  # "Regular" | "Advanced" ("" when the service does not say)
+    budget_hours: int = 0  # reservedBudgetInHours
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,8 @@ def _iteration(i: Any) -> LiveIteration:
         publish_name=i.publish_name or "",
         prediction_resource_id=i.original_publish_resource_id or "",
         last_modified=_iso(i.last_modified),
+        training_type=i.training_type or "",
+        budget_hours=int(i.reserved_budget_in_hours or 0),
     )
 
 
