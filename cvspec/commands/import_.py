@@ -118,6 +118,10 @@ def _import(service: Service, project: str, folder: Path, rate: float | None) ->
             Options(download_rate=rate or DOWNLOAD_RATE),
             on_step,
         )
+    except KeyboardInterrupt:
+        raise CvspecError(
+            f"interrupted; run the same command again to resume the import into {folder}"
+        ) from None
     finally:
         reporter.close()
 
@@ -143,6 +147,11 @@ def _show(result: ImportResult) -> None:
         names = ", ".join(repr(t) for t in result.left_out_tags)
         click.echo(f"Tags without images, not in the spec (kept in the project): {names}.")
     click.echo(f"Recorded cvspec's identity on {result.marked} image(s).")
+    if result.unmarked:
+        click.echo(
+            f"The service refused to record it on {len(result.unmarked)} image(s) (their "
+            f"metadata may be full), e.g. {result.unmarked[0]}: plans upload them again."
+        )
     naming = result.naming
     if naming.new_name:
         click.echo(f"Named iteration {naming.iteration!r} {naming.new_name!r} (its dataset).")

@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cvspec import ops
-from cvspec.identity import decode_identity, hash_key
+from cvspec.identity import decode_identity, encode_manifest, hash_key
 from cvspec.importing.layout import Placement, chosen_iterations
 from cvspec.importing.source import Source, SourceIteration, iteration_images
-from cvspec.recover import adopt
+from cvspec.recover import BATCH
 from cvspec.sdk import call
 from cvspec.service import Service
 
@@ -36,8 +36,9 @@ class Naming:
 
 def record_identity(
     service: Service, source: Source, placements: Iterable[Placement], sha256: Mapping[str, str]
-) -> int:
-    """Record cvspec's identity on the spec's images that lack it; how many were marked."""
+) -> tuple[int, list[str]]:
+    """Record cvspec's identity on the spec's images that lack it, 64 images per call;
+    (how many were marked, the ids of those the service refused, e.g. metadata full)."""
     metadata = {i.id: dict(i.metadata) for i in source.images}
     pairs = [
         (p.image_id, sha256[p.image_id])
@@ -45,8 +46,17 @@ def record_identity(
         if p.in_spec
         and decode_identity(p.image_id, metadata.get(p.image_id)) != hash_key(sha256[p.image_id])
     ]
-    adopt(service.training, source.id, pairs)
-    return len(pairs)
+    refused: list[str] = []
+    for start in range(0, len(pairs), BATCH):
+        chunk = pairs[start : start + BATCH]
+        summary = call(
+            service.training.update_image_metadata,
+            source.id,
+            [image_id for image_id, _ in chunk],
+            encode_manifest(chunk),
+        )
+        refused += [str(r.image_id).lower() for r in summary.images or () if r.status != "OK"]
+    return len(pairs) - len(refused), refused
 
 
 def name_iteration(

@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 
 from cvspec.errors import CvspecError
-from cvspec.importing.layout import Placement
+from cvspec.importing.layout import FILES, FOLDERS, UNTAGGED, Placement
 from cvspec.ratelimit import RateLimiter
 
 PROGRESS_FILE = ".cvspec-import.jsonl"
@@ -103,6 +103,18 @@ def _sha256_of(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+def remove_strays(folder: Path, keep: set[str]) -> None:
+    """Delete the files of the image folders that are not `keep` (relative paths): parts of
+    an interrupted run, images since deleted from the project or moved to another tag."""
+    for top in (FOLDERS, FILES, UNTAGGED):
+        for path in sorted((folder / top).rglob("*"), reverse=True):
+            relative = path.relative_to(folder).as_posix()
+            if path.is_file() and relative not in keep:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
 
 
 def download(

@@ -29,6 +29,7 @@ from cvspec.importing.download import (
     ProgressFile,
     download,
     raise_failures,
+    remove_strays,
     still_valid,
 )
 from cvspec.importing.source import Source, locate, read_source
@@ -58,6 +59,7 @@ class ImportResult:
     untagged: int = 0
     untagged_listed: bool = False  # in the spec's manifest (multilabel) or untagged.txt
     marked: int = 0  # images whose identity the import recorded
+    unmarked: list[str] = field(default_factory=list)  # ids of those the service refused
     left_out_tags: list[str] = field(default_factory=list)
     naming: Naming = field(default_factory=lambda: Naming("", "", ""))
     plan: Plan | None = None
@@ -88,7 +90,7 @@ def run_import(
     paths, sha256 = _download(folder, source, placements, progress, options, on_progress, result)
     _write_lists(folder, source, placements, paths, result)
     on_step("recording cvspec's identity on the images")
-    result.marked = record_identity(service, source, placements, sha256)
+    result.marked, result.unmarked = record_identity(service, source, placements, sha256)
     result.plan, result.naming = _adopt_iteration(service, source, result.spec)
     progress.remove()
     return result
@@ -133,6 +135,7 @@ def _download(
     raise_failures(failed)
     result.reused, result.downloaded = len(ready), len(done)
     every = {**ready, **{d.id: d for d in done}}
+    remove_strays(folder, {d.path for d in every.values()})
     return {i: d.path for i, d in every.items()}, {i: d.sha256 for i, d in every.items()}
 
 
