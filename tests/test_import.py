@@ -334,3 +334,26 @@ def test_import_token_creates_the_project_from_an_export_and_imports_it(
     assert spec["training"] is None  # the copy has no iteration
     assert len(list((tmp_path / "copy" / "images").rglob("*.png"))) == 19
     assert _plan_exit(tmp_path / "copy" / "spec.yaml", server) == 0
+
+
+def test_a_spec_that_does_not_validate__the_import_completes_and_names_the_problem(
+    server: EmulatorServer, trainer: CustomVisionTrainingClient, tmp_path: Path
+) -> None:
+    """Tags trained with 5 images each, then a tag with 2 images added in the portal: the
+    spec trains, and training needs 5 per tag."""
+    project = trainer.create_project("portal short", classification_type="Multiclass")
+    for name, color in (("cat", "red"), ("dog", "blue")):
+        _upload(trainer, project.id, [trainer.create_tag(project.id, name).id], 5, color)
+    _train(trainer, project.id)
+    _upload(trainer, project.id, [trainer.create_tag(project.id, "bird").id], 2, "green")
+    result = run_cli(
+        "import", "portal short", "--to", "out", cwd=tmp_path, env=emulator_env(server)
+    )
+    assert result.returncode == 1
+    assert "tag 'bird' has 2 images; training needs at least 5 per tag" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: the import is complete, but the written spec has 1 problem(s) (above); fix "
+        "them, then run cvspec plan"
+    )
+    assert (tmp_path / "out" / "spec.yaml").is_file()
+    assert not (tmp_path / "out" / PROGRESS_FILE).exists()

@@ -157,6 +157,13 @@ def _show(result: ImportResult) -> None:
         click.echo(f"Named iteration {naming.iteration!r} {naming.new_name!r} (its dataset).")
     elif naming.why_not:
         click.echo(f"Iteration {naming.iteration!r} not adopted: {naming.why_not}.")
+    if result.problems:
+        for problem in result.problems:
+            click.echo(problem, err=True)
+        raise CvspecError(
+            f"the import is complete, but the written spec has {len(result.problems)} "
+            "problem(s) (above); fix them, then run cvspec plan"
+        )
     plan = result.plan
     if plan is not None and plan.is_empty():
         click.echo(f"cvspec plan {result.spec}: no changes.")

@@ -18,7 +18,7 @@ from pathlib import Path
 from cvspec import ops
 from cvspec.desired import desired_state
 from cvspec.diff import diff
-from cvspec.errors import CvspecError
+from cvspec.errors import CvspecError, SpecError
 from cvspec.importing import layout
 from cvspec.importing.adopt import Naming, name_iteration, record_identity, workspace_tags
 from cvspec.importing.download import (
@@ -63,6 +63,7 @@ class ImportResult:
     left_out_tags: list[str] = field(default_factory=list)
     naming: Naming = field(default_factory=lambda: Naming("", "", ""))
     plan: Plan | None = None
+    problems: list[str] = field(default_factory=list)  # the written spec's, when invalid
 
 
 def run_import(
@@ -91,7 +92,10 @@ def run_import(
     _write_lists(folder, source, placements, paths, result)
     on_step("recording cvspec's identity on the images")
     result.marked, result.unmarked = record_identity(service, source, placements, sha256)
-    result.plan, result.naming = _adopt_iteration(service, source, result.spec)
+    try:
+        result.plan, result.naming = _adopt_iteration(service, source, result.spec)
+    except SpecError as exc:  # the import is complete; the spec needs the user's fix
+        result.problems = exc.problems
     progress.remove()
     return result
 
