@@ -357,3 +357,36 @@ def test_a_spec_that_does_not_validate__the_import_completes_and_names_the_probl
     )
     assert (tmp_path / "out" / "spec.yaml").is_file()
     assert not (tmp_path / "out" / PROGRESS_FILE).exists()
+
+
+def test_images_added_after_the_last_training__the_iteration_is_not_renamed_and_plan_trains(
+    server: EmulatorServer, trainer: CustomVisionTrainingClient, tmp_path: Path
+) -> None:
+    project = trainer.create_project("portal moved on", classification_type="Multiclass")
+    cat, dog = trainer.create_tag(project.id, "cat"), trainer.create_tag(project.id, "dog")
+    _upload(trainer, project.id, [cat.id], 5, "red")
+    _upload(trainer, project.id, [dog.id], 5, "blue")
+    trained = _train(trainer, project.id)
+    trainer.publish_iteration(project.id, trained.id, "moved", server.prediction_resource_id)
+    _upload(trainer, project.id, [dog.id], 1, "blue")
+    env = emulator_env(server)
+    result = run_cli("import", "portal moved on", "--to", "out", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "Iteration 'Iteration 1' not adopted: the project's images or tags changed since it "
+        "was trained." in result.stdout
+    )
+    assert trainer.get_iteration(project.id, trained.id).name == "Iteration 1"
+    assert _plan_exit(tmp_path / "out" / "spec.yaml", server) == 2
+
+
+def test_an_invalid_import_token__one_line_without_the_token(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    token = "not-a-token-" + uuid.uuid4().hex
+    env = {**emulator_env(server), "CVSPEC_IMPORT_TOKEN": token}
+    result = run_cli("import", "--name", "copy", "--to", "out", cwd=tmp_path, env=env)
+    line = _one_error_line(result)
+    assert line.startswith("Error: the service refused the import token: ")
+    assert token not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()
