@@ -21,6 +21,7 @@ from azure.cognitiveservices.vision.customvision.training import CustomVisionTra
 from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateBatch,
     ImageFileCreateEntry,
+    ImageTagCreateEntry,
 )
 
 from cvspec.emulator.server import EmulatorServer
@@ -306,9 +307,17 @@ def test_an_image_the_service_no_longer_serves__named_and_the_import_resumes_lat
     assert len(list((out / "images" / "cat").glob("*.png"))) == 5
     assert not (out / "spec.yaml").exists()
     blob.write_bytes(kept)  # served again
+    # meanwhile, one of the downloaded images was retagged in the portal
+    moved = next(p.stem for p in (out / "images" / "cat").glob("*.png"))
+    dog = trainer.create_tag(project.id, "dog")
+    trainer.delete_image_tags(project.id, [moved], [tag.id])
+    trainer.create_image_tags(project.id, tags=[ImageTagCreateEntry(image_id=moved, tag_id=dog.id)])
     result = run_cli("import", "portal gone", "--to", "out", cwd=tmp_path, env=emulator_env(server))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 downloaded, 5 already downloaded" in result.stdout
+    assert "2 downloaded, 4 already downloaded" in result.stdout
+    assert [p.stem for p in (out / "images" / "dog").iterdir()] == [moved]
+    assert moved not in {p.stem for p in (out / "images" / "cat").iterdir()}
+    assert _plan_exit(out / "spec.yaml", server) == 0
 
 
 def test_import_token_creates_the_project_from_an_export_and_imports_it(

@@ -167,24 +167,28 @@ def _fetch(
         content = _get(uris[placement.image_id], limiter, _session(sessions))
     except ImageGone as exc:
         return str(exc)
-    except (requests.RequestException, OSError) as exc:
-        return f"download failed ({type(exc).__name__})"
     path = placement.stem + _extension(content)
-    _write(folder / path, content)
+    try:
+        _write(folder / path, content)
+    except OSError as exc:  # a full disk, a read-only folder: the next run resumes
+        raise CvspecError(f"cannot write {folder / path}: {exc.strerror or exc}") from exc
     return Done(placement.image_id, path, hashlib.sha256(content).hexdigest())
 
 
 def _get(uri: str, limiter: RateLimiter, session: requests.Session) -> bytes:
+    """The image's bytes; transient failures (5xx, 429, a dropped connection, an empty
+    answer) are retried ATTEMPTS times with backoff, a refusal for good is not."""
     if not uri:
         raise ImageGone("the service lists no image URI for it")
+    why = ""
     for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(0.25 * 2 ** (attempt - 1))
         limiter.acquire()
         try:
             response = session.get(uri, timeout=TIMEOUT)
-        except requests.RequestException:
-            if attempt == ATTEMPTS - 1:
-                raise
-            time.sleep(0.25 * 2**attempt)
+        except requests.RequestException as exc:
+            why = type(exc).__name__
             continue
         if response.ok and response.content:
             return response.content
@@ -192,8 +196,8 @@ def _get(uri: str, limiter: RateLimiter, session: requests.Session) -> bytes:
             raise ImageGone(f"the service no longer serves it (HTTP {response.status_code})")
         if response.status_code == 429:
             limiter.pause(float(response.headers.get("Retry-After") or 1))
-        time.sleep(0.25 * 2**attempt)
-    raise ImageGone(f"the image store kept failing (HTTP {response.status_code})")
+        why = f"HTTP {response.status_code}" if not response.ok else "an empty answer"
+    raise ImageGone(f"the image store kept failing ({why}, {ATTEMPTS} attempts)")
 
 
 def _extension(content: bytes) -> str:

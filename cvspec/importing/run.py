@@ -78,7 +78,8 @@ def run_import(
 
     Raises:
         CvspecError: unknown or ambiguous project, a folder in use, images that cannot be
-            downloaded (resumable), a spec that does not validate.
+            downloaded (the next run resumes). A written spec that does not validate is no
+            error here: the import is complete, and `problems` names what to fix.
     """
     project_id, name = locate(service, name_or_id)
     progress = ProgressFile(folder)
@@ -131,7 +132,12 @@ def _download(
     """(image id -> file, image id -> sha256) of every image, downloading what is missing."""
     ready = still_valid(folder, progress.done())
     wanted = {p.image_id: p for p in placements}
-    ready = {i: d for i, d in ready.items() if i in wanted and d.path.startswith(wanted[i].stem)}
+    # an image retagged since the interrupted run belongs in another folder now
+    ready = {
+        i: d
+        for i, d in ready.items()
+        if i in wanted and os.path.splitext(d.path)[0] == wanted[i].stem
+    }
     todo = [p for p in placements if p.image_id not in ready]
     uris = {i.id: i.uri for i in source.images}
     limiter = RateLimiter(options.download_rate)
