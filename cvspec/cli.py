@@ -9,6 +9,7 @@ import click
 
 from cvspec import __version__
 from cvspec.commands.apply import apply, destroy
+from cvspec.commands.import_ import import_command
 from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
 from cvspec.commands.test import test
@@ -44,6 +45,7 @@ def main() -> None:
 
 for command in (validate, plan, show, apply, destroy, predict, schema, test):
     main.add_command(command)
+main.add_command(import_command)
 
 
 def _mount_emulator() -> None:
