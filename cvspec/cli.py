@@ -43,9 +43,10 @@ def main() -> None:
     """
 
 
-for command in (validate, plan, show, apply, destroy, predict, schema, test):
+for command in (validate, plan, show, apply, destroy, predict, schema):
     main.add_command(command)
 main.add_command(import_command)
+main.add_command(test)
 
 
 def _mount_emulator() -> None:
