@@ -43,6 +43,8 @@ def load_testset(testset: str, classification: str) -> list[LabelledImage]:
     base, source = _source(testset)
     spec = Spec(project=ProjectSpec(name="testset"), images=[source], allow_outside=True)
     expansion = expand_sources(spec, base, Locator(base / "TESTSET"))
+    if expansion.problems and Path(testset).is_dir() and not expansion.candidates:
+        raise CvspecError(f"test set {testset}: no images in tag folders ({testset}/TAG/IMAGE)")
     if expansion.problems:
         more = len(expansion.problems) - 1
         extra = f" (and {more} more problem(s))" if more else ""
@@ -95,4 +97,6 @@ def unknown_tags(images: list[LabelledImage], project_tags: set[str]) -> list[st
 
 def _plain(problem: str) -> str:
     """A problem of the synthetic spec, without its field path (`TESTSET: images[0].path: `)."""
-    return problem.split(": images[0].", 1)[-1] if ": images[0]." in problem else problem
+    if ": images[0]." not in problem:
+        return problem
+    return problem.split(": images[0].", 1)[-1].removeprefix("path: ")

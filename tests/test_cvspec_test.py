@@ -213,6 +213,7 @@ def test_multilabel_counts_per_tag_are_the_sdks(tmp_path: Path) -> None:
     ("files", "testset", "message"),
     [
         ({"set/zero/notes.txt": "x"}, "set", "test set set: no images found"),
+        ({"set/x.png": "x"}, "set", "test set set: no images in tag folders (set/TAG/IMAGE)"),
         (
             {"m.csv": "path,tags\nmissing.png,zero\n"},
             "m.csv",
