@@ -323,7 +323,7 @@ def test_describe_is_one_line_per_operation_for_progress() -> None:
 
 def test_json_schema() -> None:
     doc = json.loads(render_json(diff(desired(classification_type="Multilabel"), live())))
-    assert doc["format_version"] == "2.1"
+    assert doc["format_version"] == "2.2"
     assert doc["summary"]["add"] == 7 and doc["summary"]["destroy"] == 1
     assert doc["summary"]["by_resource"]["project"] == {"add": 1, "change": 0, "destroy": 1}
     project = doc["resource_changes"][0]

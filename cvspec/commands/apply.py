@@ -101,14 +101,14 @@ def _apply_spec(
 def _apply_saved(
     path: Path, as_json: bool, parallelism: int, rate: float | None, no_color: bool = False
 ) -> None:
-    from cvspec.live import read_live
+    from cvspec.commands.common import live_state
     from cvspec.planfile import check_fresh, load_plan, saved_spec
 
     saved = load_plan(path)
     spec = saved_spec(path, saved)
     with session(spec) as (validated, service):
         reporter = _reporter(service, as_json, rate, no_color)
-        check_fresh(saved, read_live(service, saved.project_name))
+        check_fresh(saved, live_state(service, saved.project_name))
         _show_plan(saved, reporter, _where(service, spec), no_color)
         if saved.is_empty():
             return
@@ -192,7 +192,7 @@ def _summary(
 ) -> None:
     from cvspec import sdk
 
-    stats = sdk.policy_for(service.endpoint).stats
+    stats = sdk.policy_for(outcome.endpoint or service.endpoint).stats
     retries = sum(stats.retries.values())
     if reporter.as_json:
         reporter(
@@ -230,19 +230,19 @@ def destroy(spec: Path, auto_approve: bool, as_json: bool, rate: float | None) -
 
     Refused when the spec says `protect: true`.
     """
+    from cvspec.commands.common import destroy_plan_for, live_state
     from cvspec.destroy import destroy_lines
-    from cvspec.diff import destroy_plan
-    from cvspec.live import read_live
     from cvspec.service import connect
     from cvspec.spec import load_spec
 
     if as_json and not auto_approve:
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
     parsed = load_spec(spec)  # the images are not needed, only the project's name
-    with connect(state_dir(spec)) as service:
+    wanted = parsed.publish.prediction_resource if parsed.publish else None
+    with connect(state_dir(spec), parsed.resources, wanted) as service:
         reporter = _reporter(service, as_json, rate)
-        live = read_live(service, parsed.project.name)
-        plan = destroy_plan(parsed.project.name, live, parsed.protect)
+        live = live_state(service, parsed.project.name)
+        plan = destroy_plan_for(parsed, service)
         if plan.is_empty():
             click.echo(f"Nothing to destroy: project {parsed.project.name!r} does not exist.")
             return

@@ -118,11 +118,9 @@ def _gates_failed(result: Plan) -> bool:
 
 
 def _destroy_plan(validated: ValidatedSpec, service: Service) -> Plan:
-    from cvspec.diff import destroy_plan
-    from cvspec.live import read_live
+    from cvspec.commands.common import destroy_plan_for
 
-    project = validated.spec.project.name
-    return destroy_plan(project, read_live(service, project), validated.spec.protect)
+    return destroy_plan_for(validated.spec, service)
 
 
 def target_line(service: Service, spec: Path) -> str:

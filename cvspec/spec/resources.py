@@ -5,14 +5,14 @@ checks (kinds, SKUs, locations, the free tier's one account of a kind per subscr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cvspec import accounts as rules
 from cvspec.spec.yamldoc import Loc
 
-Role = Literal["training", "prediction"]
+Role = str
+"""training, prediction, or training+prediction (one account in both roles)."""
 
 
 class _Model(BaseModel):
