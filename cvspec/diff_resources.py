@@ -102,6 +102,7 @@ def _merged(desired: tuple[DesiredAccount, ...]) -> list[DesiredAccount]:
                 first.sku or account.sku,
                 first.location or account.location,
                 first.loc,
+                first.location_loc,
             )
     return list(by_id.values())
 

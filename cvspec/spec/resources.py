@@ -83,6 +83,7 @@ class DesiredAccount:
     sku: str | None
     location: str | None
     loc: Loc  # where it is in the spec, for messages
+    location_loc: Loc = ()  # where its location is given (its own, or the section's)
 
     @property
     def name(self) -> str:
@@ -139,7 +140,9 @@ def _resolve(section: ResourcesSpec, spec: AccountSpec, role: Role, loc: Loc) ->
             spec.name or "",
         )
     sku = spec.sku or ("S0" if spec.kind else None)
-    return DesiredAccount(role, where, spec.kind, sku, spec.location or section.location, loc)
+    location_loc = (*loc, "location") if spec.location else ("resources", "location")
+    location = spec.location or section.location
+    return DesiredAccount(role, where, spec.kind, sku, location, loc, location_loc)
 
 
 Problem = tuple[Loc, str]
@@ -153,6 +156,7 @@ def check_resources(section: ResourcesSpec, publish_resource: str | None) -> lis
     accounts = desired_accounts(section)
     for account in accounts:
         problems += _account_problems(account)
+    problems = list(dict.fromkeys(problems))  # a section-wide location is reported once
     problems += _free_tier(accounts)
     problems += _duplicates(accounts)
     named = publish_resource is not None and not rules.parse_arm_id(publish_resource)
@@ -225,7 +229,7 @@ def _account_problems(account: DesiredAccount) -> list[Problem]:
     else:
         where_problem = rules.kind_problem(account.kind, None, account.location)
         if where_problem is not None:
-            problems.append(((*loc, "location"), where_problem))
+            problems.append((account.location_loc, where_problem))
     return problems
 
 
