@@ -1,5 +1,7 @@
 """``cvspec emulator serve``: run the emulator until SIGINT/SIGTERM and print its endpoints
-and keys as shell-sourceable ``NAME=value`` lines (the names Microsoft's samples read)."""
+and keys as shell-sourceable ``NAME=value`` lines (the names Microsoft's samples read), and
+its Resource Manager's URL and token. CVSPEC_EMULATOR_ARM_TOKEN fixes the token;
+CVSPEC_EMULATOR_DENY_LIST_KEYS=1 makes listKeys answer 403 AuthorizationFailed."""
 
 from __future__ import annotations
 
@@ -170,11 +172,15 @@ def serve(
 
 
 def environment_lines(server: EmulatorServer) -> list[tuple[str, str]]:
-    """The ``VISION_*`` variables Microsoft's samples read, for a started server."""
+    """The ``VISION_*`` variables Microsoft's samples read, for a started server, and the
+    Resource Manager URL and bearer token for specs with a resources section."""
     return [
         ("VISION_TRAINING_ENDPOINT", server.training_endpoint),
         ("VISION_TRAINING_KEY", server.training_key),
         ("VISION_PREDICTION_ENDPOINT", server.prediction_endpoint),
         ("VISION_PREDICTION_KEY", server.prediction_key),
         ("VISION_PREDICTION_RESOURCE_ID", server.prediction_resource_id),
+        # Resource Manager (a spec's resources section; docs/resources.md)
+        ("CVSPEC_ARM_ENDPOINT", server.arm_endpoint),
+        ("CVSPEC_ARM_TOKEN", server.arm_token),
     ]

@@ -209,3 +209,17 @@ def test_a_wrong_bearer_token_is_refused(arm_server: EmulatorServer) -> None:
     with pytest.raises(HttpResponseError) as refused:
         list(client.accounts.list())
     assert refused.value.status_code == 401
+
+
+def test_serve_prints_the_resource_manager_settings(arm_server: EmulatorServer) -> None:
+    from cvspec.emulator.command import environment_lines
+
+    printed = dict(environment_lines(arm_server))
+    token = StaticTokenCredential(printed["CVSPEC_ARM_TOKEN"])
+    client = management_client(token, SUBSCRIPTION, printed["CVSPEC_ARM_ENDPOINT"])
+    made = create(client, "CustomVision.Training")
+    assert made.name in {a.name for a in arm_of_server(arm_server).accounts.list()}
+
+
+def arm_of_server(server: EmulatorServer) -> CognitiveServicesManagementClient:
+    return management_client(StaticTokenCredential(server.arm_token), SUBSCRIPTION, server.url)
