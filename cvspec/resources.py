@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.cognitiveservices import models as m
 
@@ -36,6 +36,7 @@ class ResourceSession:
     publish_resource: str | None  # publish.prediction_resource (a name or an ARM id)
     clients: ClientFactory
     target: str  # "azure" or "emulator"
+    endpoint: str = ""  # Resource Manager's URL, shown while no account endpoint is known
     _made: dict[str, CognitiveServicesManagementClient] = field(default_factory=dict)
 
     @property
@@ -166,11 +167,14 @@ def _guard(account: DesiredAccount, action: str, fn: Callable[..., Any], *args: 
     try:
         return fn(*args)
     except HttpResponseError as error:
-        code = error.error.code if error.error is not None else str(error.status_code)
+        code = error.error.code if error.error is not None else None
+        code = code or (str(error.status_code) if error.status_code else type(error).__name__)
         message = (error.error.message if error.error is not None else "") or str(error)
         hint = ""
         if code == "AuthorizationFailed" and action.startswith("list keys"):
             hint = f" (the identity needs a role that can list keys, e.g. {LIST_KEYS_ROLE})"
+        elif isinstance(error, ClientAuthenticationError):
+            hint = " (sign in: az login, workload identity, or a managed identity)"
         first_line = message.strip().splitlines()[0] if message.strip() else ""
         raise ResourceError(
             f"{_label(account)}: Resource Manager refused to {action} the account: "

@@ -152,6 +152,7 @@ def _connect_accounts(
             publish_resource,
             lambda sub: management_client(credential, sub, endpoint),
             target="azure",
+            endpoint=endpoint,
         )
         yield account_service(session)
         return
@@ -164,6 +165,7 @@ def _connect_accounts(
             publish_resource,
             lambda sub: management_client(token, sub, server.arm_endpoint),
             target="emulator",
+            endpoint=server.arm_endpoint,
         )
         yield account_service(session)
 
@@ -183,7 +185,7 @@ def account_service(session: ResourceSession) -> Service:
             ),
             prediction=None,
             prediction_resource_id=resource_id,
-            endpoint=PENDING_ENDPOINT,
+            endpoint=session.endpoint or PENDING_ENDPOINT,  # shown as the target; never called
             resources=session,
             pending=True,
         )

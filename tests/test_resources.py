@@ -237,3 +237,26 @@ def test_bad_kind_sku_location_one_line_nothing_created(
     assert len(problems) == 2 and where in problems[0], result.output  # + "Error: ..." summary
     assert problems[0].startswith("digits.yaml:") or ".yaml:" in problems[0]
     assert names(arm_of(server)) == {}
+
+
+def test_a_refused_identity_is_one_line_naming_the_account(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    spec = spec_with(tmp_path, ONE_ACCOUNT, name="cvboth")
+    env = {**arm_env(server), "CVSPEC_ARM_TOKEN": "not-the-token"}
+    planned = cli(env, "plan", spec)
+    one_line_error(
+        planned,
+        "resources.training (cvboth): Resource Manager refused to read the account: "
+        "AuthenticationFailed",
+        "sign in: az login",
+    )
+    assert names(arm_of(server)) == {}
+
+
+def test_plan_names_resource_manager_as_the_target_until_the_account_exists(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    spec = spec_with(tmp_path, ONE_ACCOUNT, name="cvboth")
+    planned = cli(arm_env(server), "plan", spec)
+    assert planned.output.startswith(f"Target: 127.0.0.1:{server.port}\n"), planned.output
