@@ -118,6 +118,13 @@ def test_built_in_emulator_mixed_accounts_plan_apply_predict_destroy(tmp_path: P
         r.output for r in (planned, applied, predicted, again, destroyed)
     )
     assert len(keys) == 4 and not [key for key in keys if key in shown]
+    # nor in any file cvspec wrote (the hash cache, ...), the emulator's own database aside
+    written = [
+        path.read_bytes()
+        for path in tmp_path.rglob("*")
+        if path.is_file() and state not in path.parents
+    ]
+    assert not [key for key in keys for data in written if key.encode() in data]
 
 
 @pytest.fixture
