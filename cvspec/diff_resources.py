@@ -5,7 +5,7 @@ kind). Pure: no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cvspec import accounts as rules
@@ -163,3 +163,17 @@ def _check_free(account: DesiredAccount, live: LiveAccounts, itself: str | None)
             f"{_where(account)}: the subscription has a free (F0) {account.kind} account "
             f"already ({', '.join(others)}); one is allowed per subscription"
         )
+
+
+def stale_accounts(operations: Iterable[ops.Op], live: LiveAccounts) -> list[str]:
+    """What changed in the accounts since a saved plan was made (empty: nothing)."""
+    changed = []
+    for op in operations:
+        if isinstance(op, ops.CreateAccount) and (now := live.get(op.arm_id)) is not None:
+            changed.append(f"account {op.name} now exists ({now.kind}, {now.sku})")
+        elif isinstance(op, ops.UpdateAccountSku):
+            current = live.get(op.arm_id)
+            sku = current.sku if current is not None else "none (deleted)"
+            if sku != op.before:
+                changed.append(f"account {op.name} SKU: {op.before} -> {sku}")
+    return changed

@@ -267,3 +267,16 @@ def test_plan_names_resource_manager_as_the_target_until_the_account_exists(
     spec = spec_with(tmp_path, ONE_ACCOUNT, name="cvboth")
     planned = cli(arm_env(server), "plan", spec)
     assert planned.output.startswith(f"Target: 127.0.0.1:{server.port}\n"), planned.output
+
+
+def test_a_saved_plan_whose_account_appeared_since_is_stale(
+    tmp_path: Path, server: EmulatorServer
+) -> None:
+    spec = spec_with(tmp_path, ONE_ACCOUNT, name="cvboth")
+    saved = tmp_path / "saved.plan"
+    assert cli(arm_env(server), "plan", spec, "-out", saved).exit_code == 0
+    body = m.Account(kind="CognitiveServices", sku=m.Sku(name="S0"), location="westeurope")
+    arm_of(server).accounts.begin_create("cv-rg", "cvboth", body).result()
+    applied = cli(arm_env(server), "apply", saved)
+    one_line_error(applied, "Saved plan is stale: account cvboth now exists (CognitiveServices")
+    assert server.backend.store.all("SELECT id FROM projects") == []

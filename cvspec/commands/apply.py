@@ -108,11 +108,26 @@ def _apply_saved(
     spec = saved_spec(path, saved)
     with session(spec) as (validated, service):
         reporter = _reporter(service, as_json, rate, no_color)
+        _check_accounts_fresh(saved, service)  # first: it says what changed in the accounts
         check_fresh(saved, live_state(service, saved.project_name))
         _show_plan(saved, reporter, _where(service, spec), no_color)
         if saved.is_empty():
             return
         _run(saved, service, validated.base_dir, reporter, parallelism)
+
+
+def _check_accounts_fresh(saved: Plan, service: Service) -> None:
+    """Refuse a saved plan whose accounts changed since it was made (created, SKU changed)."""
+    from cvspec import ops
+    from cvspec.diff_resources import stale_accounts
+    from cvspec.errors import StalePlanError
+
+    planned = [op for op in saved.operations if isinstance(op, ops.ACCOUNT_OPS)]
+    if not planned or service.resources is None:
+        return
+    changed = stale_accounts(planned, service.resources.read())
+    if changed:
+        raise StalePlanError(f"Saved plan is stale: {'; '.join(changed)}. Run `cvspec plan` again.")
 
 
 def _where(service: Service, spec: Path) -> str:
