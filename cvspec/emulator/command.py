@@ -161,6 +161,7 @@ def serve(
                 (f"VISION_PREDICTION_KEY_{number}", key),
                 (f"VISION_PREDICTION_RESOURCE_ID_{number}", resource_id),
             ]
+        lines += arm_lines(server)
         for name, value in lines:
             click.echo(f"{name}={shlex.quote(value)}")
         sys.stdout.flush()
@@ -172,15 +173,16 @@ def serve(
 
 
 def environment_lines(server: EmulatorServer) -> list[tuple[str, str]]:
-    """The ``VISION_*`` variables Microsoft's samples read, for a started server, and the
-    Resource Manager URL and bearer token for specs with a resources section."""
+    """The ``VISION_*`` variables Microsoft's samples read, for a started server."""
     return [
         ("VISION_TRAINING_ENDPOINT", server.training_endpoint),
         ("VISION_TRAINING_KEY", server.training_key),
         ("VISION_PREDICTION_ENDPOINT", server.prediction_endpoint),
         ("VISION_PREDICTION_KEY", server.prediction_key),
         ("VISION_PREDICTION_RESOURCE_ID", server.prediction_resource_id),
-        # Resource Manager (a spec's resources section; docs/resources.md)
-        ("CVSPEC_ARM_ENDPOINT", server.arm_endpoint),
-        ("CVSPEC_ARM_TOKEN", server.arm_token),
     ]
+
+
+def arm_lines(server: EmulatorServer) -> list[tuple[str, str]]:
+    """Resource Manager's URL and bearer token (a spec's resources section), printed last."""
+    return [("CVSPEC_ARM_ENDPOINT", server.arm_endpoint), ("CVSPEC_ARM_TOKEN", server.arm_token)]

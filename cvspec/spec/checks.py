@@ -46,7 +46,7 @@ def check_spec(spec: Spec) -> list[Problem]:
 def _resources(spec: Spec) -> list[Problem]:
     wanted = spec.publish.prediction_resource if spec.publish else None
     if spec.resources is not None:
-        return check_resources(spec.resources, wanted)
+        return check_resources(spec.resources, wanted, publishes=spec.publish is not None)
     if wanted is not None and not parse_arm_id(wanted):
         return [
             (

@@ -148,8 +148,11 @@ def _resolve(section: ResourcesSpec, spec: AccountSpec, role: Role, loc: Loc) ->
 Problem = tuple[Loc, str]
 
 
-def check_resources(section: ResourcesSpec, publish_resource: str | None) -> list[Problem]:
-    """Offline checks of the section; `publish_resource` is publish.prediction_resource."""
+def check_resources(
+    section: ResourcesSpec, publish_resource: str | None, publishes: bool = False
+) -> list[Problem]:
+    """Offline checks of the section; `publish_resource` is publish.prediction_resource,
+    `publishes` whether the spec publishes at all."""
     problems = _where_problems(section)
     if problems:
         return problems
@@ -159,6 +162,15 @@ def check_resources(section: ResourcesSpec, publish_resource: str | None) -> lis
     problems = list(dict.fromkeys(problems))  # a section-wide location is reported once
     problems += _free_tier(accounts)
     problems += _duplicates(accounts)
+    if publishes and publish_resource is None and publish_target(section, None) is None:
+        problems.append(
+            (
+                ("publish",),
+                "needs a prediction resource: list one in resources.prediction "
+                "(CustomVision.Prediction or CognitiveServices), or give "
+                "publish.prediction_resource",
+            )
+        )
     named = publish_resource is not None and not rules.parse_arm_id(publish_resource)
     if named and publish_target(section, publish_resource) is None:
         names = ", ".join(a.name for a in accounts if _predicts(a)) or "none"

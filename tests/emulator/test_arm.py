@@ -212,9 +212,9 @@ def test_a_wrong_bearer_token_is_refused(arm_server: EmulatorServer) -> None:
 
 
 def test_serve_prints_the_resource_manager_settings(arm_server: EmulatorServer) -> None:
-    from cvspec.emulator.command import environment_lines
+    from cvspec.emulator.command import arm_lines
 
-    printed = dict(environment_lines(arm_server))
+    printed = dict(arm_lines(arm_server))
     token = StaticTokenCredential(printed["CVSPEC_ARM_TOKEN"])
     client = management_client(token, SUBSCRIPTION, printed["CVSPEC_ARM_ENDPOINT"])
     made = create(client, "CustomVision.Training")
