@@ -9,8 +9,10 @@ import click
 
 from cvspec import __version__
 from cvspec.commands.apply import apply, destroy
+from cvspec.commands.import_ import import_command
 from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
+from cvspec.commands.test import test
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
 
@@ -43,6 +45,8 @@ def main() -> None:
 
 for command in (validate, plan, show, apply, destroy, predict, schema):
     main.add_command(command)
+main.add_command(import_command)
+main.add_command(test)
 
 
 def _mount_emulator() -> None:
