@@ -174,6 +174,7 @@ def test_changed_sku_plans_an_update_and_destroy_can_take_accounts(
 
     destroyed = cli(env, "destroy", spec, "--auto-approve")
     assert destroyed.exit_code == 0, destroyed.output
+    assert "  - account.cvtrain  # resources.destroy_with_project is true" in destroyed.output
     assert names(arm_of(server)) == {}  # destroy_with_project: true
 
 

@@ -130,6 +130,16 @@ def _check_accounts_fresh(saved: Plan, service: Service) -> None:
         raise StalePlanError(f"Saved plan is stale: {'; '.join(changed)}. Run `cvspec plan` again.")
 
 
+def _account_lines(plan: Plan) -> list[str]:
+    """The accounts `cvspec destroy` deletes (resources.destroy_with_project), one line each."""
+    from cvspec import ops
+    from cvspec.render import describe
+
+    deleting = plan.of_type(ops.DeleteAccount)
+    lines = [line for op in deleting for line in describe(op)]
+    return ["", "and the accounts:", *lines] if lines else []
+
+
 def _where(service: Service, spec: Path) -> str:
     from cvspec.commands.plan import target_line
 
@@ -265,7 +275,7 @@ def destroy(spec: Path, auto_approve: bool, as_json: bool, rate: float | None) -
             _show_plan(plan, reporter)
         else:
             click.echo(_where(service, spec) + "\n")
-            click.echo("\n".join(destroy_lines(live, plan)))
+            click.echo("\n".join(destroy_lines(live, plan) + _account_lines(plan)))
         if not auto_approve and not confirm("Do you really want to destroy this project?"):
             raise CvspecError("destroy cancelled")
         _run(plan, service, spec.resolve().parent, reporter, parallelism=1, verb="Destroy")
