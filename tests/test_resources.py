@@ -268,6 +268,11 @@ def test_plan_names_resource_manager_as_the_target_until_the_account_exists(
     spec = spec_with(tmp_path, ONE_ACCOUNT, name="cvboth")
     planned = cli(arm_env(server), "plan", spec)
     assert planned.output.startswith(f"Target: 127.0.0.1:{server.port}\n"), planned.output
+    image = next((tmp_path / "digits" / "zero").glob("*.png"))
+    one_line_error(
+        cli(arm_env(server), "predict", spec, image),
+        "the spec's training account does not exist yet; run `cvspec apply`",
+    )
 
 
 def test_a_saved_plan_whose_account_appeared_since_is_stale(
