@@ -158,6 +158,8 @@ def find_project(service: Service, name: str) -> LiveProject | None:
     Raises:
         PlanError: several projects have that name.
     """
+    if service.pending:  # the training account is still to be created: no project in it
+        return None
     return _find_project(service, name)
 
 

@@ -59,7 +59,9 @@ _STYLES = {
 cvspec.commands.plan.use_color); these are the 8 standard colours, the same escape codes in
 every colour system, so the text is the same in any terminal."""
 
-RESOURCES = ("project", "tag", "image", "iteration", "publish")
+ACCOUNT = "account"
+"""Azure accounts of the resources section (their line shows only in plans that change one)."""
+RESOURCES = ("project", "tag", "image", "iteration", "publish", ACCOUNT)
 """The kinds counted in the summary (`by_resource`), in display order."""
 
 
@@ -442,6 +444,33 @@ def _(op: ops.DeleteIteration) -> Change:
     return _change(op, f"iteration.{op.iteration_name}", "iteration", ("delete",), before=before)
 
 
+@change_of.register
+def _(op: ops.CreateAccount) -> Change:
+    after = {
+        "name": op.name,
+        "id": op.arm_id,
+        "role": op.role,
+        "kind": op.kind,
+        "sku": op.sku,
+        "location": op.location,
+    }
+    return _change(op, f"account.{op.name}", ACCOUNT, ("create",), after=after)
+
+
+@change_of.register
+def _(op: ops.UpdateAccountSku) -> Change:
+    before = {"name": op.name, "kind": op.kind, "sku": op.before}
+    after = {"name": op.name, "kind": op.kind, "sku": op.after}
+    return _change(op, f"account.{op.name}", ACCOUNT, ("update",), before=before, after=after)
+
+
+@change_of.register
+def _(op: ops.DeleteAccount) -> Change:
+    before = {"name": op.name, "id": op.arm_id, "kind": op.kind}
+    notes = ("this destroys the account, with every project and model it holds",)
+    return _change(op, f"account.{op.name}", ACCOUNT, ("delete",), before=before, notes=notes)
+
+
 def describe(op: ops.Op, verbose: bool = False) -> list[str]:
     """One operation in a line or two (`+ tag.seven  # reason`), as apply's progress shows it.
 
@@ -493,6 +522,9 @@ def summarize(plan: Plan) -> Summary:
             len(of(ops.Unpublish)),
         ),
     }
+    by_resource[ACCOUNT] = Count(
+        len(of(ops.CreateAccount)), len(of(ops.UpdateAccountSku)), len(of(ops.DeleteAccount))
+    )
     return Summary(
         by_resource=by_resource,
         upload=upload,
@@ -546,13 +578,24 @@ def summary_lines(plan: Plan) -> list[str]:
             f"Training: {gone['iterations']} iteration(s) to delete with the project.",
             f"Publishing: {'unpublish ' + published if published else 'none'}.",
         ]
+    accounts = [_accounts_line(plan)] if s.by_resource[ACCOUNT] != Count() else []
     return [
         plan_line(s),
+        *accounts,
         _project_and_tags_line(s),
         _images_line(s),
         _iterations_line(s),
         f"Publishing: {s.publishing}.",
     ]
+
+
+def _accounts_line(plan: Plan) -> str:
+    parts = [f"create {op.name} ({op.kind}, {op.sku})" for op in plan.of_type(ops.CreateAccount)]
+    parts += [
+        f"{op.name} SKU {op.before} -> {op.after}" for op in plan.of_type(ops.UpdateAccountSku)
+    ]
+    parts += [f"delete {op.name} ({op.kind})" for op in plan.of_type(ops.DeleteAccount)]
+    return f"Accounts: {'; '.join(parts)}."
 
 
 def with_project(plan: Plan) -> dict[str, Any] | None:

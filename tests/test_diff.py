@@ -15,6 +15,7 @@ from cvspec.identity import dataset_iteration_name, failed_iteration_name, gates
 from cvspec.live import LiveDomain, LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
 from cvspec.marker import TrainingMarker
 from cvspec.plan import DriftKind
+from tests.test_diff_resources import ACCOUNT_OPS, ACCOUNT_REASONS
 
 R = ops.Reason
 GENERAL = LiveDomain("ee85a74c-405e-4adc-bb47-ffa8ca0c9f31", "General", "Classification")
@@ -392,10 +393,11 @@ def test_diff(name: str, want: Desired, have: LiveState, expected: list[Step]) -
 
 
 def test_every_operation_and_reason_is_covered_by_the_table() -> None:
-    seen_ops = {step[0] for case in CASES for step in case[3]}
+    """Account operations come from cvspec.diff_resources (tests/test_diff_resources.py)."""
+    seen_ops = {step[0] for case in CASES for step in case[3]} | set(ACCOUNT_OPS)
     seen_reasons = {step[1] for case in CASES for step in case[3]} | {R.DESTROY}
     assert seen_ops == set(ops.op_types())
-    assert seen_reasons == set(R)
+    assert seen_reasons | set(ACCOUNT_REASONS) == set(R)
 
 
 def test_diff_is_deterministic() -> None:

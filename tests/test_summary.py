@@ -221,6 +221,44 @@ def delete_iteration(name: str = "cvspec-older", after_publish: bool = True) -> 
     )
 
 
+ACCOUNTS = "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts"
+
+
+def create_account(name: str = "cvtrain", kind: str = "CustomVision.Training") -> ops.CreateAccount:
+    return ops.CreateAccount(
+        reason="the account does not exist",
+        reason_code=R.ACCOUNT_MISSING,
+        name=name,
+        arm_id=f"{ACCOUNTS}/{name}",
+        role="training",
+        kind=kind,
+        sku="S0",
+        location="westeurope",
+    )
+
+
+def update_sku(name: str = "cvtrain") -> ops.UpdateAccountSku:
+    return ops.UpdateAccountSku(
+        reason="the account's SKU is F0, the spec says S0",
+        reason_code=R.SKU_DIFFERS,
+        name=name,
+        arm_id=f"{ACCOUNTS}/{name}",
+        kind="CustomVision.Training",
+        before="F0",
+        after="S0",
+    )
+
+
+def delete_account(name: str = "cvtrain") -> ops.DeleteAccount:
+    return ops.DeleteAccount(
+        reason="resources.destroy_with_project is true",
+        reason_code=R.DESTROY_ACCOUNT,
+        name=name,
+        arm_id=f"{ACCOUNTS}/{name}",
+        kind="CustomVision.Training",
+    )
+
+
 # --- the table: (name, operations, destroy plan?, {kind: (add, change, destroy)}) ------------
 
 Counts = dict[str, tuple[int, int, int]]
@@ -299,6 +337,18 @@ CASES: list[tuple[str, tuple[ops.Op, ...], bool, Counts]] = [
         True,
         {"project": (0, 0, 1)},
     ),
+    (
+        "accounts created before the project; a changed SKU is a change",
+        (create_account(), create_account("cvpredict", "CognitiveServices"), update_sku("other")),
+        False,
+        {"account": (2, 1, 0)},
+    ),
+    (
+        "accounts the spec manages go with the project (destroy_with_project)",
+        (create_project(), delete_account()),
+        False,
+        {"project": (1, 0, 0), "account": (0, 0, 1)},
+    ),
 ]
 
 
@@ -357,8 +407,12 @@ def test_text_json_and_markdown_agree_on_every_count(
 
 def _breakdown(lines: list[str]) -> dict[str, dict[str, int]]:
     """Read the per-kind lines back into counts (what a reviewer adds up)."""
-    project, images, training, publishing = lines
     found = {kind: {"add": 0, "change": 0, "destroy": 0} for kind in RESOURCES}
+    if lines[0].startswith("Accounts: "):
+        accounts, *lines = lines
+        for kind, count in (("add", "create "), ("change", " SKU "), ("destroy", "delete ")):
+            found["account"][kind] = sum(count in part for part in accounts.split("; "))
+    project, images, training, publishing = lines
     what = re.match(
         r"Project: ([a-z ]+); tags: (\d+) to create, (\d+) to update, (\d+) to delete\.$", project
     )

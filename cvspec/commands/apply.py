@@ -165,7 +165,7 @@ def _apply_spec(
 
 def _apply_saved(path: Path, environ: Mapping[str, str], options: RunOptions) -> bool:
     """Apply exactly a saved plan; True when something was applied."""
-    from cvspec.live import read_live
+    from cvspec.commands.common import live_state
     from cvspec.planfile import check_fresh, load_plan, saved_spec
 
     saved = load_plan(path)
@@ -173,7 +173,8 @@ def _apply_saved(path: Path, environ: Mapping[str, str], options: RunOptions) ->
     with _unset_hint(), session(spec, environ) as (validated, service):
         check_target(saved, service, path)
         reporter = _reporter(service, options.as_json, options.rate, options.no_color)
-        check_fresh(saved, read_live(service, saved.project_name))
+        _check_accounts_fresh(saved, service)  # first: it says what changed in the accounts
+        check_fresh(saved, live_state(service, saved.project_name))
         _show_plan(saved, reporter, _where(service, spec, saved), options.no_color)
         if saved.is_empty():
             _write_empty_report(saved, options.report_out)
@@ -214,6 +215,30 @@ def check_target(saved: Plan, service: Service, path: Path) -> None:
             f"{path}: the plan was made for {made}, but the environment points at {now}; "
             "apply it where it was planned, or plan again"
         )
+
+
+def _check_accounts_fresh(saved: Plan, service: Service) -> None:
+    """Refuse a saved plan whose accounts changed since it was made (created, SKU changed)."""
+    from cvspec import ops
+    from cvspec.diff_resources import stale_accounts
+    from cvspec.errors import StalePlanError
+
+    planned = [op for op in saved.operations if isinstance(op, ops.ACCOUNT_OPS)]
+    if not planned or service.resources is None:
+        return
+    changed = stale_accounts(planned, service.resources.read())
+    if changed:
+        raise StalePlanError(f"Saved plan is stale: {'; '.join(changed)}. Run `cvspec plan` again.")
+
+
+def _account_lines(plan: Plan) -> list[str]:
+    """The accounts `cvspec destroy` deletes (resources.destroy_with_project), one line each."""
+    from cvspec import ops
+    from cvspec.render import describe
+
+    deleting = plan.of_type(ops.DeleteAccount)
+    lines = [line for op in deleting for line in describe(op)]
+    return ["", "and the accounts:", *lines] if lines else []
 
 
 def _where(service: Service, spec: Path, plan: Plan | None = None) -> str:
@@ -354,7 +379,7 @@ def _summary(
 ) -> None:
     from cvspec import sdk
 
-    stats = sdk.policy_for(service.endpoint).stats
+    stats = sdk.policy_for(outcome.endpoint or service.endpoint).stats
     retries = sum(stats.retries.values())
     if reporter.as_json:
         reporter(
@@ -400,21 +425,20 @@ def destroy(
 
     Refused when the spec says `protect: true`.
     """
+    from cvspec.commands.common import destroy_plan_for, live_state
     from cvspec.destroy import destroy_lines
-    from cvspec.diff import destroy_plan
-    from cvspec.live import read_live
     from cvspec.service import connect
     from cvspec.spec import load_spec
 
     if as_json and not auto_approve:
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
-    parsed = load_spec(
-        spec, spec_environment(var_file, var)
-    )  # the images are not needed, only the project's name
-    with connect(state_dir(spec)) as service:
+    # the images are not needed, only the project's name
+    parsed = load_spec(spec, spec_environment(var_file, var))
+    wanted = parsed.publish.prediction_resource if parsed.publish else None
+    with connect(state_dir(spec), parsed.resources, wanted) as service:
         reporter = _reporter(service, as_json, rate)
-        live = read_live(service, parsed.project.name)
-        plan = destroy_plan(parsed.project.name, live, parsed.protect)
+        live = live_state(service, parsed.project.name)
+        plan = destroy_plan_for(parsed, service)
         if plan.is_empty():
             click.echo(f"Nothing to destroy: project {parsed.project.name!r} does not exist.")
             return
@@ -422,7 +446,7 @@ def destroy(
             _show_plan(plan, reporter)
         else:
             click.echo(_where(service, spec, plan) + "\n")
-            click.echo("\n".join(destroy_lines(live, plan)))
+            click.echo("\n".join(destroy_lines(live, plan) + _account_lines(plan)))
         if not auto_approve and not confirm("Do you really want to destroy this project?"):
             raise CvspecError("destroy cancelled")
         _run(plan, service, spec.resolve().parent, reporter, parallelism=1, verb="Destroy")

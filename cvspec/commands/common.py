@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from cvspec.live import LiveState
+    from cvspec.ops import Op
     from cvspec.plan import Plan
     from cvspec.service import Service
-    from cvspec.spec import ValidatedSpec
+    from cvspec.spec import Spec, ValidatedSpec
 
 SPEC = click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
 
@@ -62,7 +64,9 @@ def session(
     from cvspec.spec import load_and_validate
 
     validated = load_and_validate(spec_path, environ)
-    with connect(state_dir(spec_path)) as service:
+    spec = validated.spec
+    wanted = spec.publish.prediction_resource if spec.publish else None
+    with connect(state_dir(spec_path), spec.resources, wanted) as service:
         yield validated, service
 
 
@@ -82,11 +86,13 @@ def make_plan(validated: ValidatedSpec, service: Service, *, replace: bool = Fal
     """
     from cvspec.desired import desired_state
     from cvspec.diff import check_replace_consent, diff
-    from cvspec.live import read_live
+    from cvspec.plan import order
 
+    account_ops = _account_ops(service)  # refusals about accounts come first
     desired = desired_state(validated, service.prediction_resource_id)
-    result = diff(desired, read_live(service, desired.project_name))
+    result = diff(desired, live_state(service, desired.project_name))
     check_replace_consent(result, replace)
+    result = dataclasses.replace(result, operations=order([*account_ops, *result.operations]))
     return with_target(result, service, validated.path)
 
 
@@ -100,6 +106,30 @@ def with_target(result: Plan, service: Service, spec_path: Path) -> Plan:
     )
 
 
+def _account_ops(service: Service) -> list[Op]:
+    """The accounts of the spec's resources section to create or change (none without it)."""
+    if service.resources is None:
+        return []
+    from cvspec.diff_resources import diff_accounts
+
+    session = service.resources
+    return diff_accounts(session.desired, session.read())
+
+
+def live_state(service: Service, project_name: str) -> LiveState:
+    """The project's live state; none while the training account is still to be created."""
+    from cvspec.live import LiveDomain, LiveState, read_live
+    from cvspec.spec.domains import CLASSIFICATION_DOMAINS
+
+    if service.pending:
+        domains = tuple(
+            LiveDomain(guid, name, "Classification")
+            for name, guid in CLASSIFICATION_DOMAINS.items()
+        )
+        return LiveState(domains=domains, project=None)
+    return read_live(service, project_name)
+
+
 def spec_location(path: Path) -> str:
     """The spec's path as a plan records it: relative to the current directory, so that a
     saved plan applies from another checkout of the same tree (a CI artifact)."""
@@ -108,3 +138,20 @@ def spec_location(path: Path) -> str:
         return os.path.relpath(absolute, os.getcwd()).replace(os.sep, "/")
     except (OSError, ValueError):  # no current directory, or another drive
         return absolute
+
+
+def destroy_plan_for(spec: Spec, service: Service) -> Plan:
+    """The plan of `cvspec destroy`: the project, and the accounts the spec manages when its
+    resources section says destroy_with_project (accounts are otherwise left alone)."""
+    from cvspec.diff import destroy_plan
+    from cvspec.plan import order
+
+    project = spec.project.name
+    result = destroy_plan(project, live_state(service, project), spec.protect)
+    session = service.resources
+    if session is None or not session.section.destroy_with_project:
+        return result
+    from cvspec.diff_resources import destroy_accounts
+
+    deleting = destroy_accounts(session.desired, session.read())
+    return dataclasses.replace(result, operations=order([*result.operations, *deleting]))

@@ -241,11 +241,9 @@ def gates_failed(result: Plan) -> bool:
 
 
 def destroy_plan_of(validated: ValidatedSpec, service: Service) -> Plan:
-    from cvspec.diff import destroy_plan
-    from cvspec.live import read_live
+    from cvspec.commands.common import destroy_plan_for
 
-    project = validated.spec.project.name
-    return destroy_plan(project, read_live(service, project), validated.spec.protect)
+    return destroy_plan_for(validated.spec, service)
 
 
 def target_line(service: Service, spec: Path, project: str = "") -> str:

@@ -58,6 +58,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from cvspec.emulator.arm import Accounts
 from cvspec.emulator.images import ImagesMixin
 from cvspec.emulator.iterations import IterationsMixin
 from cvspec.emulator.limits import TierLimits, tier_limits
@@ -74,6 +75,7 @@ class Backend(TransferMixin, ImagesMixin, IterationsMixin, PredictionsMixin):
         super().__init__(Store(data_dir), limits or tier_limits("S0"))
         self.features = FeatureCache(self.store)
         self.trainer = Trainer(self.store, self.features)
+        self.accounts = Accounts(self.store)  # Resource Manager's accounts (arm.py)
         self._models: dict[str, bytes] = {}
         self._models_lock = threading.Lock()
 
