@@ -9,8 +9,10 @@ import click
 
 from cvspec import __version__
 from cvspec.commands.apply import apply, destroy
+from cvspec.commands.export import export
 from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
+from cvspec.commands.status import status
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
 
@@ -43,6 +45,8 @@ def main() -> None:
 
 for command in (validate, plan, show, apply, destroy, predict, schema):
     main.add_command(command)
+main.add_command(status)
+main.add_command(export)
 
 
 def _mount_emulator() -> None:

@@ -1,0 +1,189 @@
+"""Listing a project's images through the SDK and downloading them, resumably.
+
+The list is paged through GetImages (256 a call, the Training API's rate limit applies,
+cvspec.sdk). The files come from each image's `originalImageUri`, which the real service
+gives as a storage URL with a SAS token: such a URL is a secret, so it is never printed,
+logged or written; a failure names the image id. Downloads go through their own rate limiter
+(`rate` per second, `workers` at a time) and a short retry budget; each file is written to a
+temporary name and renamed once complete, so a file present under its final name is whole,
+and an interrupted export continues where it stopped (files already there are kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from cvspec.export_layout import IMAGES_DIR, ExportImage
+from cvspec.identity import MARKER_KEY, MARKER_VALUE
+from cvspec.ratelimit import RateLimiter
+from cvspec.sdk import call
+
+PAGE = 256  # the service's maximum `take`
+DOWNLOAD_RATE = 50.0  # downloads per second (storage, not the Training API)
+WORKERS = 8
+ATTEMPTS = 3
+TIMEOUT = 60.0
+_EXTENSIONS = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An image as listed, with the URL of its original file (a secret on Azure)."""
+
+    image: ExportImage
+    uri: str
+
+    def __repr__(self) -> str:  # the URI may carry a SAS token
+        return f"Listed(image={self.image!r}, uri=<hidden>)"
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    image: ExportImage
+    path: str  # relative to the export folder
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    done: tuple[Downloaded, ...]  # in the order listed
+    failed: tuple[tuple[str, str], ...]  # (image id, reason)
+    fetched: int  # downloaded by this run (the others were already there)
+
+
+def list_images(client: Any, project_id: str) -> list[Listed]:
+    """Every image of the project's workspace, oldest first, with its tags' names."""
+    found: dict[str, Listed] = {}
+    skip = 0
+    while True:
+        page = call(client.get_images, project_id, take=PAGE, skip=skip, order_by="Oldest")
+        for image in page:
+            found.setdefault(image.id, _listed(image))
+        if len(page) < PAGE:
+            return list(found.values())
+        skip += PAGE
+
+
+def _listed(image: Any) -> Listed:
+    metadata = image.metadata or {}
+    return Listed(
+        image=ExportImage(
+            id=str(image.id),
+            tags=tuple(sorted(t.tag_name for t in image.tags or ())),
+            width=int(image.width or 0),
+            height=int(image.height or 0),
+            created=image.created.isoformat() if image.created else "",
+            by_cvspec=metadata.get(MARKER_KEY) == MARKER_VALUE,
+        ),
+        uri=str(image.original_image_uri or ""),
+    )
+
+
+def download_all(
+    listed: Sequence[Listed],
+    root: Path,
+    rate: float = DOWNLOAD_RATE,
+    workers: int = WORKERS,
+    progress: Callable[[int, int], None] | None = None,
+) -> DownloadResult:
+    """Download every listed image into `root/images/`, keeping files already there."""
+    folder = root / IMAGES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    present = _present(folder)
+    limiter = RateLimiter(rate)
+    session = requests.Session()
+    done: dict[str, Downloaded] = {}
+    failed: dict[str, str] = {}
+    counter = _Counter(len(listed), progress)
+    todo = []
+    for item in listed:
+        name = present.get(item.image.id)
+        if name is None:
+            todo.append(item)
+            continue
+        done[item.image.id] = _stored(item.image, folder / name)
+        counter.tick()
+    with ThreadPoolExecutor(max(1, min(workers, len(todo) or 1)), "cvspec-export") as pool:
+        futures = {pool.submit(_fetch, session, limiter, item, folder): item for item in todo}
+        for future in as_completed(futures):
+            item = futures[future]
+            outcome = future.result()
+            if isinstance(outcome, Downloaded):
+                done[item.image.id] = outcome
+            else:
+                failed[item.image.id] = outcome
+            counter.tick()
+    ordered = tuple(done[i.image.id] for i in listed if i.image.id in done)
+    return DownloadResult(ordered, tuple(sorted(failed.items())), len(todo) - len(failed))
+
+
+class _Counter:
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+        self._lock = threading.Lock()
+
+    def tick(self) -> None:
+        with self._lock:
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+
+def _present(folder: Path) -> dict[str, str]:
+    """Image id -> file name of the complete files already in `folder`."""
+    return {p.stem: p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+def _stored(image: ExportImage, path: Path) -> Downloaded:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Downloaded(image, f"{IMAGES_DIR}/{path.name}", digest)
+
+
+def _fetch(
+    session: requests.Session, limiter: RateLimiter, item: Listed, folder: Path
+) -> Downloaded | str:
+    """The stored image, or why it could not be downloaded (never its URL)."""
+    if not item.uri:
+        return "the service gives no URL for it"
+    reason = ""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(0.25 * 2**attempt * (0.5 + random.random() / 2))
+        limiter.acquire()
+        try:
+            response = session.get(item.uri, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            reason = f"download failed ({type(exc).__name__})"
+            continue
+        if response.ok and response.content:
+            return _write(item.image, response.content, folder)
+        reason = f"HTTP {response.status_code}"
+        if response.status_code in (401, 403, 404, 410):
+            break  # gone or no longer allowed: retrying will not help
+    return reason
+
+
+def _write(image: ExportImage, data: bytes, folder: Path) -> Downloaded:
+    name = image.id + extension(data)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+    os.replace(tmp, folder / name)
+    return Downloaded(image, f"{IMAGES_DIR}/{name}", hashlib.sha256(data).hexdigest())
+
+
+def extension(data: bytes) -> str:
+    """The file extension of an image's bytes (".bin" when not recognised)."""
+    return next((ext for magic, ext in _EXTENSIONS if data.startswith(magic)), ".bin")
