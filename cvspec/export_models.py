@@ -88,6 +88,7 @@ def _one(
         if exc.code != _ALREADY:
             return ModelExport(iteration.name, platform, "Failed", None, str(exc))
     deadline = time.monotonic() + timeout
+    polls = 0
     while True:
         export = _find(call(client.get_exports, project_id, iteration.id), platform)
         status = export.status if export is not None else "Exporting"
@@ -99,7 +100,8 @@ def _one(
             return ModelExport(iteration.name, platform, "Failed", None, "the service failed it")
         if time.monotonic() > deadline:
             return ModelExport(iteration.name, platform, "TimedOut", None, f"after {timeout:.0f}s")
-        time.sleep(poll_seconds)
+        time.sleep(min(poll_seconds, 0.25 * 2**polls))  # soon at first, then every poll_seconds
+        polls += 1
 
 
 def _find(exports: Sequence[Any], platform: str) -> Any | None:
