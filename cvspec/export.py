@@ -56,6 +56,7 @@ from cvspec.gates import evaluation_from_sdk
 from cvspec.sdk import call
 from cvspec.service import Service
 from cvspec.spec.domains import CLASSIFICATION_DOMAINS
+from cvspec.status import service_name
 
 JOURNAL = ".cvspec-export.json"
 DEFAULT_PLATFORMS = ("ONNX",)
@@ -126,7 +127,7 @@ def find_project(service: Service, name_or_id: str) -> Any:
         )
     if not named:
         raise CvspecError(
-            f"no project named {name_or_id!r} (or with that id) in the {service.target} service"
+            f"no project named {name_or_id!r} (or with that id) at {service_name(service)}"
         )
     return named[0]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from cvspec.errors import CvspecError
 from cvspec.gates import Evaluation, evaluation_from_sdk
@@ -180,11 +180,18 @@ def prediction_url(service: Service, project_id: str, publish_name: str) -> str 
     return base + path
 
 
-def require_project(status: ProjectStatus) -> ProjectStatus:
+def require_project(status: ProjectStatus, where: str) -> ProjectStatus:
     """The status of a project that exists; a one-line error otherwise."""
     if not status.exists:
         raise CvspecError(
-            f"project {status.project_name!r} does not exist in the {status.target} service; "
-            "run `cvspec apply` first"
+            f"project {status.project_name!r} does not exist at {where}; run `cvspec apply` first"
         )
     return status
+
+
+def service_name(service: Service) -> str:
+    """`the built-in emulator`, or the endpoint's `https://host` (never a key)."""
+    if service.target == "emulator":
+        return "the built-in emulator"
+    parts = urlsplit(service.endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else service.endpoint

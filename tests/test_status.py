@@ -141,5 +141,5 @@ def test_status__project_missing__one_line(tmp_path: Path) -> None:
     result = run_cli("status", "spec.yaml", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "Error: project 'nowhere' does not exist in the emulator service; run `cvspec apply` first"
+        "Error: project 'nowhere' does not exist at the built-in emulator; run `cvspec apply` first"
     ]

@@ -31,14 +31,15 @@ def status(spec: Path, fmt: str, threshold: float | None) -> None:
     their evaluation, what is published and the prediction URL clients call."""
     from cvspec.service import connect
     from cvspec.spec import load_spec
-    from cvspec.status import gather, require_project
+    from cvspec.status import gather, require_project, service_name
     from cvspec.status_render import status_json, status_rich, status_text
 
     loaded = load_spec(spec)
     if threshold is None:
         threshold = loaded.gates.threshold
     with connect(state_dir(spec)) as service:
-        found = require_project(gather(service, loaded.project.name, threshold))
+        found = gather(service, loaded.project.name, threshold)
+        require_project(found, service_name(service))
     if fmt == "json":
         click.echo(status_json(found))
         return
