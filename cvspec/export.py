@@ -266,7 +266,8 @@ def _write_files(folder: Path, card: Card) -> None:
 
 
 def _remove_strays(folder: Path, kept: set[str]) -> None:
-    """Files a resumed export downloaded earlier for images deleted since."""
+    """Files a resumed export downloaded earlier for images deleted since, and the partial
+    files (`.part-*`) of a killed run."""
     for path in (folder / IMAGES_DIR).iterdir():
         if path.is_file() and f"{IMAGES_DIR}/{path.name}" not in kept:
             path.unlink()

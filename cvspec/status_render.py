@@ -14,7 +14,7 @@ from cvspec.gates import Evaluation
 from cvspec.status import FORMAT_VERSION, UNTAGGED, IterationStatus, ProjectStatus
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console
 
 
 def status_json(status: ProjectStatus) -> str:
@@ -178,19 +178,30 @@ def _columns(rows: list[tuple[str, ...]], indent: int) -> list[str]:
 # -- a terminal: rich -------------------------------------------------------------------
 
 
-def status_rich(status: ProjectStatus) -> RenderableType:
-    """The same content as status_text, as rich tables (for a terminal)."""
-    from rich.console import Group
+def print_rich(status: ProjectStatus, console: Console) -> None:
+    """The same content as status_text, with rich tables (for a terminal). Names and URLs
+    are never cut: table cells fold, the other lines wrap softly (copy-paste keeps a URL)."""
+    from rich import box
     from rich.table import Table
-    from rich.text import Text
 
-    parts: list[RenderableType] = [Text("\n".join(_header(status)))]
-    for title, rows in (("Tags", _tag_rows(status)), ("Iterations", _iteration_rows(status))):
-        table = Table(title=title, title_justify="left")
+    text = {"markup": False, "highlight": False, "soft_wrap": True}
+    console.print("\n".join(_header(status)), **text)  # type: ignore[arg-type]
+    # the fingerprint is in cvspec's iteration names already: a column fewer fits 80 columns
+    iterations = [row[:2] + row[3:] for row in _iteration_rows(status)]
+    for title, rows in (("Tags", _tag_rows(status)), ("Iterations", iterations)):
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
         for n, heading in enumerate(rows[0]):
-            table.add_column(heading, justify="left" if n < 2 else "right")
+            widest = max(len(row[n]) for row in rows)
+            table.add_column(
+                heading,
+                justify="right" if heading in NUMERIC else "left",
+                overflow="fold",
+                min_width=widest if n == 0 else None,  # names stay whole
+            )
         for row in rows[1:]:
             table.add_row(*row)
-        parts.append(table)
-    parts.append(Text("\n".join(_published_lines(status)[1:])))
-    return Group(*parts)
+        console.print(table)
+    console.print("\n".join(_published_lines(status)[1:]), **text)  # type: ignore[arg-type]
+
+
+NUMERIC = frozenset({"images", "by cvspec", "by others", "precision", "recall", "AP"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -72,6 +73,18 @@ def export(
             summary = export_project(service, name, target, options, emit=reporter)
     finally:
         reporter.close()
+    if as_json:
+        reporter(
+            "exported",
+            folder=str(summary.folder),
+            images=summary.images,
+            downloaded=summary.fetched,
+            tags=summary.tags,
+            untagged=summary.untagged,
+            missing=[image_id for image_id, _ in summary.missing],
+            models=[dataclasses.asdict(m) for m in summary.models],
+        )
+        return
     counts = ", ".join(f"{tag} {n}" for tag, n in summary.tags.items())
     click.echo(
         f"Exported {summary.images} image(s) ({summary.fetched} downloaded now; {counts}; "

@@ -32,7 +32,7 @@ def status(spec: Path, fmt: str, threshold: float | None) -> None:
     from cvspec.service import connect
     from cvspec.spec import load_spec
     from cvspec.status import gather, require_project, service_name
-    from cvspec.status_render import status_json, status_rich, status_text
+    from cvspec.status_render import print_rich, status_json, status_text
 
     loaded = load_spec(spec)
     if threshold is None:
@@ -48,6 +48,6 @@ def status(spec: Path, fmt: str, threshold: float | None) -> None:
     if interactive(sys.stdout):
         from rich.console import Console
 
-        Console().print(status_rich(found), markup=False, highlight=False)
+        print_rich(found, Console())
     else:
         click.echo(status_text(found))
