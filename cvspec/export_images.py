@@ -115,7 +115,8 @@ def download_all(
             continue
         done[item.image.id] = _stored(item.image, folder / name)
         counter.tick()
-    with ThreadPoolExecutor(max(1, min(workers, len(todo) or 1)), "cvspec-export") as pool:
+    pool = ThreadPoolExecutor(max(1, min(workers, len(todo) or 1)), "cvspec-export")
+    try:
         futures = {pool.submit(_fetch, session, limiter, item, folder): item for item in todo}
         for future in as_completed(futures):
             item = futures[future]
@@ -125,6 +126,8 @@ def download_all(
             else:
                 failed[item.image.id] = outcome
             counter.tick()
+    finally:  # Ctrl-C: the downloads under way finish, the others never start
+        pool.shutdown(wait=True, cancel_futures=True)
     ordered = tuple(done[i.image.id] for i in listed if i.image.id in done)
     return DownloadResult(ordered, tuple(sorted(failed.items())), len(todo) - len(failed))
 

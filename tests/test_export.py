@@ -14,8 +14,11 @@ import hashlib
 import io
 import json
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
 import uuid
 import zipfile
 from collections import Counter
@@ -362,3 +365,66 @@ def test_export__spec_file_names_the_project(
     assert not (tmp_path / "out" / "models").exists()
     data = io.StringIO((tmp_path / "out" / "manifest.csv").read_text())
     assert len(list(csv.DictReader(data))) == len(portal.uploaded)
+
+
+def _start_export(server: EmulatorServer, name: str, cwd: Path) -> subprocess.Popen[str]:
+    args = ["export", name, "--to", "out", "--rate", "5", "--model-platform", "none"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "cvspec", *args],
+        cwd=cwd, env=emulator_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def _wait_for_files(folder: Path, count: int, process: subprocess.Popen[str]) -> int:
+    deadline = time.monotonic() + 120
+    while True:
+        found = len(list(folder.glob("*.png"))) if folder.is_dir() else 0
+        if found >= count:
+            return found
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the export downloaded nothing"
+        time.sleep(0.02)
+
+
+def test_export__killed_then_interrupted__resumes_to_a_complete_export(
+    source: EmulatorServer, trainer: CustomVisionTrainingClient, tmp_path: Path
+) -> None:
+    """At 5 downloads a second, 20 images take 4 s: killed (SIGKILL) after 3 files, then
+    interrupted (Ctrl-C, exit 130) after a few more, the third run finishes the export."""
+    created = trainer.create_project(unique_name("killed"), classification_type="Multiclass")
+    project = PortalProject(created.id, created.name)
+    tag = trainer.create_tag(project.id, "red")
+    add_images(trainer, project, [tag.id], 20, PALETTE["red"])
+    images = tmp_path / "out" / "images"
+
+    killed = _start_export(source, project.name, tmp_path)
+    _wait_for_files(images, 3, killed)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    assert (tmp_path / "out" / ".cvspec-export.json").is_file()
+    assert not (tmp_path / "out" / "SHA256SUMS").exists()
+
+    interrupted = _start_export(source, project.name, tmp_path)
+    before = len(list(images.glob("*.png")))
+    _wait_for_files(images, before + 2, interrupted)
+    interrupted.send_signal(signal.SIGINT)
+    _, stderr = interrupted.communicate(timeout=60)
+    assert interrupted.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "Interrupted. The files downloaded are kept; run the same command again to finish "
+        "the export in out."
+    )
+    assert "Traceback" not in stderr
+    kept = len(list(images.glob("*.png")))
+    assert kept < 20
+
+    finished = run_cli("export", project.name, "--to", "out", "--model-platform", "none",
+                       cwd=tmp_path, env=emulator_env(source))  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
+    assert f"Exported 20 image(s) ({20 - kept} downloaded now;" in finished.stdout
+    rows = _rows(tmp_path / "out")
+    assert {r["id"]: r["sha256"] for r in rows} == {
+        i: sha256(data) for i, data in project.uploaded.items()
+    }
+    assert not list(images.glob(".part-*"))

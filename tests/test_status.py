@@ -15,7 +15,13 @@ from azure.cognitiveservices.vision.customvision.training import CustomVisionTra
 
 from cvspec.emulator.server import EmulatorServer
 from tests.emulator.support import PALETTE, make_image, training_client, unique_name
-from tests.export_support import PortalProject, add_images, sdk_tag_counts, sdk_untagged
+from tests.export_support import (
+    PortalProject,
+    add_images,
+    build_portal_project,
+    sdk_tag_counts,
+    sdk_untagged,
+)
 from tests.helpers import emulator_env, run_cli
 
 SPEC = """\
@@ -142,4 +148,34 @@ def test_status__project_missing__one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "Error: project 'nowhere' does not exist at the built-in emulator; run `cvspec apply` first"
+    ]
+
+
+def test_status__portal_project_with_two_iterations_and_a_negative_tag(
+    server: EmulatorServer, trainer: CustomVisionTrainingClient, tmp_path: Path
+) -> None:
+    """Nothing of it is cvspec's: no identity on the images, no fingerprint in the names."""
+    portal = build_portal_project(server, trainer)
+    (tmp_path / "spec.yaml").write_text(
+        f"version: 1\nproject: {{name: {portal.name}}}\ntraining: null\n"
+    )
+    status = json.loads(_status(server, tmp_path, "--format", "json").stdout)
+    tags = {t["name"]: t for t in status["tags"]}
+    assert {n: t["images"] for n, t in tags.items()} == sdk_tag_counts(trainer, portal.id)
+    assert {n: t["type"] for n, t in tags.items()} == {
+        t.name: t.type for t in trainer.get_tags(portal.id)
+    }
+    assert all(t["by_cvspec"] == 0 and t["by_others"] == t["images"] for t in tags.values())
+    assert status["images"]["untagged"] == sdk_untagged(trainer, portal.id) == 3
+    iterations = status["iterations"]
+    assert [i["id"] for i in iterations] == portal.iterations
+    assert [i["fingerprint"] for i in iterations] == [None, None]
+    for entry in iterations:
+        sdk = trainer.get_iteration(portal.id, entry["id"])
+        assert (entry["name"], entry["status"]) == (sdk.name, sdk.status)
+        perf = trainer.get_iteration_performance(portal.id, entry["id"], threshold=0.5)
+        assert entry["evaluation"]["average_precision"] == perf.average_precision
+    assert [i["published"] and i["published"]["name"] for i in iterations] == [
+        None,
+        portal.publish_name,
     ]

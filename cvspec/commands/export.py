@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import click
@@ -71,6 +72,14 @@ def export(
     try:
         with connect(state) as service:
             summary = export_project(service, name, target, options, emit=reporter)
+    except KeyboardInterrupt:
+        reporter("interrupted")
+        click.echo(
+            f"\nInterrupted. The files downloaded are kept; run the same command again to "
+            f"finish the export in {target}.",
+            err=True,
+        )
+        sys.exit(130)
     finally:
         reporter.close()
     if as_json:
