@@ -358,10 +358,14 @@ def test_export__spec_file_names_the_project(
         f"version: 1\nproject: {{name: {portal.name}}}\ntraining: null\n"
     )
     result = run_cli(
-        "export", "spec.yaml", "--to", "out", "--model-platform", "none",
+        "export", "spec.yaml", "--to", "out", "--model-platform", "none", "--json",
         cwd=tmp_path, env=emulator_env(source),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {e["event"] for e in events} == {"calls_progress", "exported"}
+    assert events[-1]["images"] == events[-1]["downloaded"] == len(portal.uploaded)
+    assert events[-1]["untagged"] == 3 and events[-1]["models"] == []
     assert not (tmp_path / "out" / "models").exists()
     data = io.StringIO((tmp_path / "out" / "manifest.csv").read_text())
     assert len(list(csv.DictReader(data))) == len(portal.uploaded)
