@@ -206,7 +206,9 @@ def _write_journal(folder: Path, project: Any) -> None:
 
 
 def _card_project(client: Any, project: Any) -> CardProject:
-    tags = sorted((t.name, t.type or "Regular") for t in call(client.get_tags, project.id))
+    live_tags = call(client.get_tags, project.id)
+    tags = sorted((t.name, t.type or "Regular") for t in live_tags)
+    descriptions = sorted((t.name, t.description) for t in live_tags if t.description)
     settings = project.settings
     domain_id = str(settings.domain_id) if settings and settings.domain_id else ""
     names = {v: k for k, v in CLASSIFICATION_DOMAINS.items()}
@@ -217,6 +219,7 @@ def _card_project(client: Any, project: Any) -> CardProject:
         classification=(settings.classification_type if settings else None) or "Multiclass",
         domain=names.get(domain_id, domain_id),
         tags=tuple(tags),
+        tag_descriptions=tuple(descriptions),
     )
 
 

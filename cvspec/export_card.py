@@ -38,6 +38,7 @@ class CardProject:
     classification: str  # "Multiclass" | "Multilabel"
     domain: str  # the domain's name
     tags: tuple[tuple[str, str], ...]  # (name, "Regular" | "Negative"), sorted by name
+    tag_descriptions: tuple[tuple[str, str], ...] = ()  # (name, description), non-empty ones
 
 
 @dataclass(frozen=True)
@@ -235,8 +236,14 @@ def spec_yaml(card: Card) -> str:
     (training off: a new resource trains when the spec says so)."""
     p = card.project
     tags: list[dict[str, Any]] = []
+    descriptions = dict(p.tag_descriptions)
     for name, kind in p.tags:
-        tags.append({"name": name, "type": "negative"} if kind == "Negative" else {"name": name})
+        tag: dict[str, Any] = {"name": name}
+        if descriptions.get(name):
+            tag["description"] = descriptions[name]
+        if kind == "Negative":
+            tag["type"] = "negative"
+        tags.append(tag)
     sources: list[dict[str, Any]] = []
     if has_folders(card.images):
         sources.append({"path": IMAGEFOLDER_DIR + "/{tag}/*"})

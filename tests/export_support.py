@@ -65,7 +65,7 @@ def build_portal_project(
         unique_name("portal"), domain_id=COMPACT, classification_type="Multiclass"
     )
     project = PortalProject(created.id, created.name)
-    red = trainer.create_tag(project.id, "red")
+    red = trainer.create_tag(project.id, "red", description="red squares")
     blue = trainer.create_tag(project.id, "blue")
     negative = trainer.create_tag(project.id, "Negative", type="Negative")
     add_images(trainer, project, [red.id], 6, PALETTE["red"])
