@@ -36,7 +36,14 @@ from cvspec.export_card import (
     card_markdown,
     spec_yaml,
 )
-from cvspec.export_images import DOWNLOAD_RATE, WORKERS, Downloaded, download_all, list_images
+from cvspec.export_images import (
+    DOWNLOAD_RATE,
+    WORKERS,
+    Downloaded,
+    DownloadResult,
+    download_all,
+    list_images,
+)
 from cvspec.export_layout import (
     CHECKSUMS,
     IMAGES_DIR,
@@ -150,25 +157,7 @@ def export_project(
     folder.mkdir(parents=True, exist_ok=True)
     _write_journal(folder, project)
     client = service.training
-    listed = list_images(client, project.id)
-    emit("calls_progress", label="downloading images", done=0, total=len(listed))
-    result = download_all(
-        listed,
-        folder,
-        rate=options.rate,
-        workers=options.workers,
-        progress=lambda done, total: emit(
-            "calls_progress", label="downloading images", done=done, total=total
-        ),
-    )
-    if result.failed and not options.skip_missing:
-        shown = ", ".join(f"{i} ({why})" for i, why in result.failed[:3])
-        more = f" and {len(result.failed) - 3} more" if len(result.failed) > 3 else ""
-        raise CvspecError(
-            f"{len(result.failed)} image(s) could not be downloaded: {shown}{more}; {folder} "
-            "holds a partial export: run the same command again to retry them, or add "
-            "--skip-missing to finish without them"
-        )
+    result = _download_images(client, project.id, folder, options, emit)
     iterations = sorted(call(client.get_iterations, project.id), key=lambda i: (i.created, i.id))
     models = export_models(
         client,
@@ -198,6 +187,32 @@ def export_project(
         untagged=card.untagged,
         models=tuple(models),
     )
+
+
+def _download_images(
+    client: Any, project_id: str, folder: Path, options: ExportOptions, emit: Emit
+) -> DownloadResult:
+    """List and download every image; images that could not be downloaded stop the export
+    (the journal stays, so that running it again retries them) unless skip_missing."""
+    listed = list_images(client, project_id)
+    label = "downloading images"
+    emit("calls_progress", label=label, done=0, total=len(listed))
+    result = download_all(
+        listed,
+        folder,
+        rate=options.rate,
+        workers=options.workers,
+        progress=lambda done, total: emit("calls_progress", label=label, done=done, total=total),
+    )
+    if result.failed and not options.skip_missing:
+        shown = ", ".join(f"{i} ({why})" for i, why in result.failed[:3])
+        more = f" and {len(result.failed) - 3} more" if len(result.failed) > 3 else ""
+        raise CvspecError(
+            f"{len(result.failed)} image(s) could not be downloaded: {shown}{more}; {folder} "
+            "holds a partial export: run the same command again to retry them, or add "
+            "--skip-missing to finish without them"
+        )
+    return result
 
 
 def _write_journal(folder: Path, project: Any) -> None:

@@ -94,7 +94,11 @@ def _one(
         status = export.status if export is not None else "Exporting"
         if status == "Done" and export is not None and export.download_uri:
             folder = iteration.name if folder_safe(iteration.name) else str(iteration.id)
-            path = _download(export.download_uri, root, folder, platform)
+            try:
+                path = _download(export.download_uri, root, folder, platform)
+            except (ServiceError, requests.RequestException) as exc:
+                note = str(exc) if isinstance(exc, ServiceError) else "the download failed"
+                return ModelExport(iteration.name, platform, "Failed", None, note)
             return ModelExport(iteration.name, platform, "Done", path)
         if status == "Failed":
             return ModelExport(iteration.name, platform, "Failed", None, "the service failed it")
