@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Reason(StrEnum):
@@ -206,6 +207,9 @@ class Train(Op):
     force: bool
     wait_only: bool = False  # an iteration with this name is already training
     previous_iteration: str | None = None  # the latest trained cvspec iteration, for display
+    # ...and its training settings as the service reports them ({"training_type": ...,
+    # "budget_hours": ...}), so the plan shows which of them change (empty: none to compare)
+    previous_settings: dict[str, Any] = field(default_factory=dict)
     threshold: float = 0.5  # probability threshold of the evaluation shown after training
     selected_tags: tuple[str, ...] = ()  # TrainingParameters.selectedTags, by name (sorted)
     adopt_candidate: str = ""  # the latest trained iteration, which the service may find

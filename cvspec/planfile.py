@@ -192,6 +192,8 @@ def encode(value: Any) -> Any:
 
 def decode(hint: Any, data: Any) -> Any:
     """The value of type `hint` that `encode` turned into `data`."""
+    if hint is Any:  # plain JSON data (a setting's value)
+        return data
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return _decode_union(typing.get_args(hint), data)

@@ -23,7 +23,7 @@ from cvspec.identity import iteration_fingerprint
 from cvspec.plan import Drift, DriftKind, Plan
 from cvspec.settings_diff import SettingChange, setting_changes
 
-FORMAT_VERSION = "2.1"
+FORMAT_VERSION = "2.2"
 
 SYMBOLS = {
     ("create",): "+",
@@ -358,7 +358,9 @@ def _(op: ops.Train) -> Change:
         "wait_only": op.wait_only,
         "selected_tags": list(op.selected_tags),
     }
-    before = {"name": op.previous_iteration} if op.previous_iteration else None
+    before: dict[str, Any] | None = None
+    if op.previous_iteration:
+        before = {"name": op.previous_iteration, **op.previous_settings}
     if op.wait_only:
         actions, headline = ("read",), _HEADLINE["<="]
     else:
@@ -698,9 +700,18 @@ def _attribute_lines(change: Change) -> list[str]:
     if change.actions == ("delete",):
         return []
     if change.actions in (("create",), ("read",)):
-        shown = {k: v for k, v in after.items() if k not in _HIDDEN and v and _shown(k, {}, after)}
+        changed = {c.path: c for c in changed_settings(change)}
+        shown = {
+            k: v
+            for k, v in after.items()
+            if k not in _HIDDEN and (v or k in changed) and _shown(k, {}, after)
+        }
         width = max((len(k) for k in shown), default=0)
-        return [f"      {k.ljust(width)} = {_value(v)}" for k, v in shown.items()]
+        return [
+            f"      {k.ljust(width)} = "
+            + (f"{_value(changed[k].before)} -> {_value(v)}" if k in changed else _value(v))
+            for k, v in shown.items()
+        ]
     found = changed_settings(change)
     width = max((len(c.path) for c in found), default=0)
     return [
@@ -715,11 +726,17 @@ def changed_settings(change: Change) -> tuple[SettingChange, ...]:
     (`gates.per_tag.cat.min_recall`): the `~ path = old -> new` lines of the text and
     Markdown plans and `change.changed_paths` in JSON. Settings present on one side only at
     the top (what goes with a project, the gates of a publish) are not changes of a setting.
+    A new iteration shows the training settings that differ from the iteration it succeeds
+    (`training_type = "Regular" -> "Advanced"`): its `before` is that iteration.
     """
-    if change.actions not in (("update",), ("delete", "create")) or change.resource == "images":
+    successor = change.resource == "iteration" and change.actions == ("create",)
+    if change.resource == "images" or not (
+        successor or change.actions in (("update",), ("delete", "create"))
+    ):
         return ()
     before, after = change.before or {}, change.after or {}
-    common = [k for k in after if k in before and k not in _NOT_SETTINGS]
+    skip = (*_NOT_SETTINGS, "name") if successor else _NOT_SETTINGS
+    common = [k for k in after if k in before and k not in skip]
     found = setting_changes({k: before[k] for k in common}, {k: after[k] for k in common})
     return tuple(c for c in found if _shown(c.path.split(".", 1)[0], before, after))
 

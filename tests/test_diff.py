@@ -492,6 +492,31 @@ def test_train_names_the_iteration_by_fingerprint_and_the_previous_one() -> None
     assert (train.iteration_name, train.previous_iteration) == ("cvspec-fp2", FP1)
 
 
+TRAINED_REGULAR = replace(TRAINED, training_type="Regular", budget_hours=0)
+ADVANCED = replace(NEW_TRAINING, training_type="Advanced", budget_hours=2)
+
+
+@pytest.mark.parametrize(
+    ("previous", "training", "expected"),
+    [
+        (TRAINED_REGULAR, ADVANCED, {"training_type": "Regular", "budget_hours": 0}),
+        (TRAINED_REGULAR, NEW_TRAINING, {"training_type": "Regular", "budget_hours": 0}),
+        (
+            replace(TRAINED, training_type="Advanced", budget_hours=3),
+            ADVANCED,
+            {"training_type": "Advanced", "budget_hours": 3},
+        ),
+        (TRAINED, ADVANCED, {}),  # the service did not say how it was trained
+    ],
+    ids=["type-and-budget", "same-settings", "budget-only", "unknown"],
+)
+def test_train_carries_the_settings_of_the_iteration_it_succeeds(
+    previous: LiveIteration, training: DesiredTraining, expected: dict
+) -> None:
+    (train,) = diff(desired(training=training), live(iterations=(previous,))).of_type(ops.Train)
+    assert train.previous_settings == expected
+
+
 DRIFT_CASES: list[tuple[str, LiveState, Desired, list[tuple[object, ...]]]] = [
     (
         "unmanaged images, by what training does with them, counted per tag",

@@ -167,7 +167,7 @@ def test_markdown_and_json_formats_of_plan_and_show(tmp_path: Path, env: dict[st
     shown = cli(env, "show", tmp_path / "f.json", "--format", "markdown")
     assert shown.output == markdown.output
     doc = json.loads(cli(env, "show", tmp_path / "f.json", "--format", "json").output)
-    assert doc["format_version"] == "2.1"
+    assert doc["format_version"] == "2.2"
     assert [c["change"]["actions"] for c in doc["resource_changes"]] == [["create"]] * 7
 
 
