@@ -42,7 +42,7 @@ from cvspec.export_images import (
     Downloaded,
     DownloadResult,
     download_all,
-    list_images,
+    listed_images,
 )
 from cvspec.export_layout import (
     CHECKSUMS,
@@ -60,10 +60,10 @@ from cvspec.export_layout import (
 )
 from cvspec.export_models import ModelExport, export_models
 from cvspec.gates import evaluation_from_sdk
+from cvspec.importing.source import Source, SourceIteration, locate, read_source
 from cvspec.sdk import call
 from cvspec.service import Service
 from cvspec.spec.domains import CLASSIFICATION_DOMAINS
-from cvspec.status import service_name
 
 JOURNAL = ".cvspec-export.json"
 DEFAULT_PLATFORMS = ("ONNX",)
@@ -115,30 +115,6 @@ def check_target(folder: Path) -> dict[str, Any] | None:
     return None
 
 
-def find_project(service: Service, name_or_id: str) -> Any:
-    """The project with this id, or the only one with this name.
-
-    Raises:
-        CvspecError: no such project, or several projects have that name.
-    """
-    projects = call(service.training.get_projects)
-    by_id = [p for p in projects if str(p.id).lower() == name_or_id.lower()]
-    if by_id:
-        return by_id[0]
-    named = [p for p in projects if p.name == name_or_id]
-    if len(named) > 1:
-        ids = ", ".join(sorted(str(p.id) for p in named))
-        raise CvspecError(
-            f"{len(named)} projects are named {name_or_id!r} ({ids}); give the id of the "
-            "one to export"
-        )
-    if not named:
-        raise CvspecError(
-            f"no project named {name_or_id!r} (or with that id) at {service_name(service)}"
-        )
-    return named[0]
-
-
 def export_project(
     service: Service,
     name_or_id: str,
@@ -148,20 +124,21 @@ def export_project(
 ) -> ExportSummary:
     """Export the project into `folder` (see the module's docstring)."""
     journal = check_target(folder)
-    project = find_project(service, name_or_id)
-    if journal is not None and journal.get("project_id") != str(project.id):
+    project_id, name = locate(service, name_or_id, action="export")
+    if journal is not None and journal.get("project_id") != project_id:
         raise CvspecError(
             f"{folder} holds an unfinished export of another project "
             f"({journal.get('project_name')!r}); export into a new folder"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    _write_journal(folder, project)
+    _write_journal(folder, project_id, name)
+    source = read_source(service, project_id)
     client = service.training
-    result = _download_images(client, project.id, folder, options, emit)
-    iterations = sorted(call(client.get_iterations, project.id), key=lambda i: (i.created, i.id))
+    result = _download_images(source, folder, options, emit)
+    iterations = source.iterations
     models = export_models(
         client,
-        project.id,
+        project_id,
         iterations,
         options.platforms,
         folder,
@@ -169,10 +146,10 @@ def export_project(
         poll_seconds=options.model_poll_seconds,
     )
     card = Card(
-        project=_card_project(client, project),
+        project=_card_project(source),
         images=tuple(_link(folder, d) for d in result.done),
         missing=result.failed,
-        iterations=_card_iterations(client, project.id, iterations, options.threshold),
+        iterations=_card_iterations(client, project_id, iterations, options.threshold),
         models=tuple(models),
         exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -190,11 +167,11 @@ def export_project(
 
 
 def _download_images(
-    client: Any, project_id: str, folder: Path, options: ExportOptions, emit: Emit
+    source: Source, folder: Path, options: ExportOptions, emit: Emit
 ) -> DownloadResult:
     """List and download every image; images that could not be downloaded stop the export
     (the journal stays, so that running it again retries them) unless skip_missing."""
-    listed = list_images(client, project_id)
+    listed = listed_images(source.images)
     label = "downloading images"
     emit("calls_progress", label=label, done=0, total=len(listed))
     result = download_all(
@@ -215,31 +192,28 @@ def _download_images(
     return result
 
 
-def _write_journal(folder: Path, project: Any) -> None:
-    record = {"format_version": 1, "project_id": str(project.id), "project_name": project.name}
+def _write_journal(folder: Path, project_id: str, name: str) -> None:
+    record = {"format_version": 1, "project_id": project_id, "project_name": name}
     (folder / JOURNAL).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
-def _card_project(client: Any, project: Any) -> CardProject:
-    live_tags = call(client.get_tags, project.id)
-    tags = sorted((t.name, t.type or "Regular") for t in live_tags)
-    descriptions = sorted((t.name, t.description) for t in live_tags if t.description)
-    settings = project.settings
-    domain_id = str(settings.domain_id) if settings and settings.domain_id else ""
+def _card_project(source: Source) -> CardProject:
     names = {v: k for k, v in CLASSIFICATION_DOMAINS.items()}
     return CardProject(
-        id=str(project.id),
-        name=project.name,
-        description=project.description or "",
-        classification=(settings.classification_type if settings else None) or "Multiclass",
-        domain=names.get(domain_id, domain_id),
-        tags=tuple(tags),
-        tag_descriptions=tuple(descriptions),
+        id=source.id,
+        name=source.name,
+        description=source.description,  # without a training marker (cvspec.marker)
+        classification=source.classification_type,
+        domain=names.get(source.domain_id, source.domain_id),
+        tags=tuple(sorted((t.name, t.type) for t in source.tags)),
+        tag_descriptions=tuple(
+            sorted((t.name, t.description) for t in source.tags if t.description)
+        ),
     )
 
 
 def _card_iterations(
-    client: Any, project_id: str, iterations: Sequence[Any], threshold: float
+    client: Any, project_id: str, iterations: Sequence[SourceIteration], threshold: float
 ) -> tuple[CardIteration, ...]:
     found = []
     for it in iterations:
@@ -247,8 +221,7 @@ def _card_iterations(
         if it.status == "Completed":
             perf = call(client.get_iteration_performance, project_id, it.id, threshold=threshold)
             evaluation = evaluation_from_sdk(it.name, threshold, perf)
-        created = it.created.isoformat() if it.created else ""
-        found.append(CardIteration(it.name, it.status, created, it.publish_name or "", evaluation))
+        found.append(CardIteration(it.name, it.status, it.created, it.publish_name, evaluation))
     return tuple(found)
 
 

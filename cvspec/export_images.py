@@ -1,7 +1,7 @@
-"""Listing a project's images through the SDK and downloading them, resumably.
+"""Downloading a project's images, resumably.
 
-The list is paged through GetImages (256 a call, the Training API's rate limit applies,
-cvspec.sdk). The files come from each image's `originalImageUri`, which the real service
+The list comes from cvspec.importing.source (GetImages, 256 a call, under the Training
+API's rate limit). The files come from each image's `originalImageUri`, which the real service
 gives as a storage URL with a SAS token: such a URL is a secret, so it is never printed,
 logged or written; a failure names the image id. Downloads go through their own rate limiter
 (`rate` per second, `workers` at a time) and a short retry budget; each file is written to a
@@ -21,16 +21,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 
 from cvspec.export_layout import IMAGES_DIR, ExportImage
 from cvspec.identity import MARKER_KEY, MARKER_VALUE
+from cvspec.importing.source import SourceImage
 from cvspec.ratelimit import RateLimiter
-from cvspec.sdk import call
 
-PAGE = 256  # the service's maximum `take`
 DOWNLOAD_RATE = 50.0  # downloads per second (storage, not the Training API)
 WORKERS = 8
 ATTEMPTS = 3
@@ -63,32 +61,22 @@ class DownloadResult:
     fetched: int  # downloaded by this run (the others were already there)
 
 
-def list_images(client: Any, project_id: str) -> list[Listed]:
-    """Every image of the project's workspace, oldest first, with its tags' names."""
-    found: dict[str, Listed] = {}
-    skip = 0
-    while True:
-        page = call(client.get_images, project_id, take=PAGE, skip=skip, order_by="Oldest")
-        for image in page:
-            found.setdefault(image.id, _listed(image))
-        if len(page) < PAGE:
-            return list(found.values())
-        skip += PAGE
-
-
-def _listed(image: Any) -> Listed:
-    metadata = image.metadata or {}
-    return Listed(
-        image=ExportImage(
-            id=str(image.id),
-            tags=tuple(sorted(t.tag_name for t in image.tags or ())),
-            width=int(image.width or 0),
-            height=int(image.height or 0),
-            created=image.created.isoformat() if image.created else "",
-            by_cvspec=metadata.get(MARKER_KEY) == MARKER_VALUE,
-        ),
-        uri=str(image.original_image_uri or ""),
-    )
+def listed_images(images: Sequence[SourceImage]) -> list[Listed]:
+    """The project's images (as cvspec.importing.source reads them), to download."""
+    return [
+        Listed(
+            image=ExportImage(
+                id=i.id,
+                tags=i.tags,
+                width=i.width,
+                height=i.height,
+                created=i.created,
+                by_cvspec=dict(i.metadata).get(MARKER_KEY) == MARKER_VALUE,
+            ),
+            uri=i.uri,
+        )
+        for i in images
+    ]
 
 
 def download_all(

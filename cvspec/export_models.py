@@ -21,6 +21,7 @@ import requests
 
 from cvspec.errors import ServiceError
 from cvspec.export_layout import folder_safe
+from cvspec.importing.source import SourceIteration
 from cvspec.sdk import call
 
 MODELS_DIR = "models"
@@ -44,7 +45,7 @@ class ModelExport:
 def export_models(
     client: Any,
     project_id: str,
-    iterations: Sequence[Any],
+    iterations: Sequence[SourceIteration],
     platforms: Sequence[str],
     root: Path,
     notify: Callable[[str], None] = lambda _: None,
@@ -56,7 +57,7 @@ def export_models(
     for iteration in iterations:
         if iteration.status != "Completed":
             continue
-        offered = list(iteration.exportable_to or ()) if iteration.exportable else []
+        offered = list(iteration.exportable_to)
         for platform in platforms:
             if platform not in offered:
                 why = "not a compact domain" if not offered else f"offered: {', '.join(offered)}"
@@ -76,7 +77,7 @@ def export_models(
 def _one(
     client: Any,
     project_id: str,
-    iteration: Any,
+    iteration: SourceIteration,
     platform: str,
     root: Path,
     poll_seconds: float,

@@ -259,10 +259,7 @@ def test_export__unknown_project__one_line_nothing_written(
 ) -> None:
     result = run_cli("export", "nope", "--to", "out", cwd=tmp_path, env=emulator_env(source))
     assert result.returncode == 1
-    origin = source.training_endpoint.split("/customvision")[0].rstrip("/")
-    assert result.stderr.splitlines() == [
-        f"Error: no project named 'nope' (or with that id) at {origin}"
-    ]
+    assert result.stderr.splitlines() == ["Error: no project is named 'nope' or has that id"]
     assert not (tmp_path / "out").exists()
 
 
@@ -295,7 +292,7 @@ def test_export__name_of_several_projects__refused_listing_ids(tmp_path: Path) -
     result = run_cli("export", "spec.yaml", "--to", "out", cwd=tmp_path)  # its project: pets
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"Error: 2 projects are named 'pets' ({ids[0]}, {ids[1]}); give the id of the one to export"
+        f"Error: 2 projects are named 'pets' ({ids[0]}, {ids[1]}); export one by its id"
     ]
     assert not (tmp_path / "out").exists()
     by_id = run_cli("export", row[columns.index("id")], "--to", "out", cwd=tmp_path)
