@@ -182,10 +182,10 @@ def _download_images(
         progress=lambda done, total: emit("calls_progress", label=label, done=done, total=total),
     )
     if result.failed and not options.skip_missing:
-        shown = ", ".join(f"{i} ({why})" for i, why in result.failed[:3])
-        more = f" and {len(result.failed) - 3} more" if len(result.failed) > 3 else ""
+        shown = "; ".join(f"{i}: {why}" for i, why in result.failed[:3])
+        more = f"; and {len(result.failed) - 3} more" if len(result.failed) > 3 else ""
         raise CvspecError(
-            f"{len(result.failed)} image(s) could not be downloaded: {shown}{more}; {folder} "
+            f"{len(result.failed)} image(s) could not be downloaded: {shown}{more}. {folder} "
             "holds a partial export: run the same command again to retry them, or add "
             "--skip-missing to finish without them"
         )

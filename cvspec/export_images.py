@@ -4,7 +4,8 @@ The list comes from cvspec.importing.source (GetImages, 256 a call, under the Tr
 API's rate limit). The files come from each image's `originalImageUri`, which the real service
 gives as a storage URL with a SAS token: such a URL is a secret, so it is never printed,
 logged or written; a failure names the image id. Downloads go through their own rate limiter
-(`rate` per second, `workers` at a time) and a short retry budget; each file is written to a
+(`rate` per second, `workers` at a time) and the import's retries
+(cvspec.importing.download.fetch_image); each file is written to a
 temporary name and renamed once complete, so a file present under its final name is whole,
 and an interrupted export continues where it stopped (files already there are kept).
 """
@@ -13,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -26,13 +25,12 @@ import requests
 
 from cvspec.export_layout import IMAGES_DIR, ExportImage
 from cvspec.identity import MARKER_KEY, MARKER_VALUE
+from cvspec.importing.download import ImageGone, fetch_image
 from cvspec.importing.source import SourceImage
 from cvspec.ratelimit import RateLimiter
 
 DOWNLOAD_RATE = 50.0  # downloads per second (storage, not the Training API)
 WORKERS = 8
-ATTEMPTS = 3
-TIMEOUT = 60.0
 _EXTENSIONS = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"))
 
 
@@ -146,24 +144,11 @@ def _fetch(
     session: requests.Session, limiter: RateLimiter, item: Listed, folder: Path
 ) -> Downloaded | str:
     """The stored image, or why it could not be downloaded (never its URL)."""
-    if not item.uri:
-        return "the service gives no URL for it"
-    reason = ""
-    for attempt in range(ATTEMPTS):
-        if attempt:
-            time.sleep(0.25 * 2**attempt * (0.5 + random.random() / 2))
-        limiter.acquire()
-        try:
-            response = session.get(item.uri, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            reason = f"download failed ({type(exc).__name__})"
-            continue
-        if response.ok and response.content:
-            return _write(item.image, response.content, folder)
-        reason = f"HTTP {response.status_code}"
-        if response.status_code in (401, 403, 404, 410):
-            break  # gone or no longer allowed: retrying will not help
-    return reason
+    try:
+        data = fetch_image(item.uri, limiter, session)
+    except ImageGone as exc:
+        return str(exc)
+    return _write(item.image, data, folder)
 
 
 def _write(image: ExportImage, data: bytes, folder: Path) -> Downloaded:

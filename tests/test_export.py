@@ -321,9 +321,9 @@ def test_export__images_the_service_cannot_serve__partial_then_resumed(
         blob.write_bytes(kept)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"Error: 1 image(s) could not be downloaded: {lost} (HTTP 500); out holds a partial "
-        "export: run the same command again to retry them, or add --skip-missing to finish "
-        "without them"
+        f"Error: 1 image(s) could not be downloaded: {lost}: the image store kept failing "
+        "(HTTP 500, 4 attempts). out holds a partial export: run the same command again to "
+        "retry them, or add --skip-missing to finish without them"
     ]
     out = tmp_path / "out"
     assert (out / ".cvspec-export.json").is_file() and not (out / "SHA256SUMS").exists()
@@ -343,7 +343,8 @@ def test_export__images_the_service_cannot_serve__partial_then_resumed(
         blob.write_bytes(kept)
     assert skipped.returncode == 0, skipped.stderr
     card = json.loads((tmp_path / "skip" / "dataset.json").read_text())
-    assert card["images"]["missing"] == [{"id": lost, "reason": "HTTP 500"}]
+    reason = "the image store kept failing (HTTP 500, 4 attempts)"
+    assert card["images"]["missing"] == [{"id": lost, "reason": reason}]
     assert lost not in {r["id"] for r in _rows(tmp_path / "skip")}
 
 
