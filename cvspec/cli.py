@@ -14,6 +14,7 @@ from cvspec.commands.import_ import import_command
 from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
 from cvspec.commands.status import status
+from cvspec.commands.test import test
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
 
@@ -49,6 +50,7 @@ for command in (validate, plan, show, apply, destroy, predict, schema):
 main.add_command(status)
 main.add_command(export)
 main.add_command(import_command)
+main.add_command(test)
 
 
 def _mount_emulator() -> None:

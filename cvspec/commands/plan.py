@@ -22,10 +22,16 @@ EMULATOR_RATE = 10_000.0  # calls per second: in effect unlimited
 FORMAT = click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "html"]),
     default="text",
     show_default=True,
-    help="text for people, json for programs (docs/plan-json.md), markdown for a PR comment.",
+    help="text for people, json for programs (docs/plan-json.md), markdown for a PR comment, "
+    "html for a self-contained visual report (docs/reports.md).",
+)
+HTML_LINK = click.option(
+    "--html-link",
+    metavar="URL",
+    help="With --format markdown: link the comment to the HTML report at URL (docs/reports.md).",
 )
 VERBOSE = click.option("--verbose", "-v", is_flag=True, help="List every image that changes.")
 NO_COLOR = click.option(
@@ -52,6 +58,7 @@ NO_COLOR = click.option(
 )
 @REPLACE
 @FORMAT
+@HTML_LINK
 @VERBOSE
 @NO_COLOR
 def plan(
@@ -61,6 +68,7 @@ def plan(
     destroy: bool,
     replace: bool,
     fmt: str,
+    html_link: str | None,
     verbose: bool,
     no_color: bool,
 ) -> None:
@@ -76,16 +84,18 @@ def plan(
             result = _destroy_plan(validated, service)
         else:
             result = make_plan(validated, service, replace=replace)
-    result = dataclasses.replace(
-        result, target=service.target, spec_path=spec_location(validated.path)
-    )
+        result = dataclasses.replace(
+            result, target=service.target, spec_path=spec_location(validated.path)
+        )
+        html = _plan_html(result, validated, service) if fmt == "html" else None
     if out is not None:
         from cvspec.planfile import save_plan
 
         save_plan(result, out)
     if fmt == "text":
         click.echo(target_line(service, spec) + "\n")
-    click.echo(_render(result, fmt, verbose, no_color), color=use_color(no_color) or None)
+    shown = html if html is not None else _render(result, fmt, verbose, no_color, html_link)
+    click.echo(shown, color=use_color(no_color) or None)
     if out is not None and fmt == "text":
         click.echo(
             f"\nSaved the plan to: {out}\n\nTo apply exactly this plan, run:\n"
@@ -100,14 +110,49 @@ def plan(
 @click.command()
 @click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False))
 @FORMAT
+@HTML_LINK
 @VERBOSE
 @NO_COLOR
-def show(planfile: Path, fmt: str, verbose: bool, no_color: bool) -> None:
+def show(planfile: Path, fmt: str, html_link: str | None, verbose: bool, no_color: bool) -> None:
     """Render a plan saved by `cvspec plan -out PLANFILE` (no service call)."""
     from cvspec.planfile import load_plan
 
     saved = load_plan(planfile)
-    click.echo(_render(saved, fmt, verbose, no_color), color=use_color(no_color) or None)
+    if fmt == "html":
+        click.echo(_saved_plan_html(saved, planfile))
+        return
+    click.echo(_render(saved, fmt, verbose, no_color, html_link), color=use_color(no_color) or None)
+
+
+def _plan_html(result: Plan, validated: ValidatedSpec, service: Service) -> str:
+    """The HTML report, with what only the service knows: live tag counts, evaluations and
+    thumbnails of the images to delete."""
+    from cvspec.html import service_facts as facts
+    from cvspec.html.report import render_plan_html
+
+    spec = validated.spec
+    return render_plan_html(
+        result,
+        validated.base_dir,
+        before=facts.tag_counts_before(service, result),
+        evaluations=facts.evaluation_columns(
+            service, result, spec.publish.name if spec.publish else None, spec.gates.threshold
+        ),
+        fetch=facts.thumbnail_fetcher(service, result),
+    )
+
+
+def _saved_plan_html(saved: Plan, planfile: Path) -> str:
+    """The HTML report of a saved plan: its images from the spec's folder, when it is here."""
+    from cvspec.errors import PlanError
+    from cvspec.html.report import render_plan_html
+    from cvspec.planfile import saved_spec
+
+    try:
+        base: Path | None = saved_spec(planfile, saved).parent
+    except PlanError:
+        base = None  # placeholders instead of thumbnails
+    return render_plan_html(saved, base)
 
 
 def _gates_failed(result: Plan) -> bool:
@@ -147,15 +192,28 @@ def _unthrottle_emulator(service: Service) -> None:
         sdk.configure(service.endpoint, rate=EMULATOR_RATE)
 
 
-def _render(result: Plan, fmt: str, verbose: bool, no_color: bool) -> str:
+def _render(
+    result: Plan, fmt: str, verbose: bool, no_color: bool, html_link: str | None = None
+) -> str:
     from cvspec.markdown import render_markdown
     from cvspec.render import render_json, render_text
 
     if fmt == "json":
         return render_json(result)
     if fmt == "markdown":
-        return render_markdown(result)
+        return with_report_link(render_markdown(result), html_link)
     return render_text(result, verbose=verbose, color=use_color(no_color))
+
+
+def with_report_link(markdown: str, url: str | None) -> str:
+    """The comment with a link to the HTML report under its title line."""
+    if not url:
+        return markdown
+    lines = markdown.split("\n")
+    title = next((n for n, line in enumerate(lines) if line.startswith("#")), 0)
+    safe = url.replace(" ", "%20").replace(")", "%29").replace("(", "%28")
+    link = f"[Visual report (HTML): thumbnails, tag counts, evaluations]({safe})"
+    return "\n".join([*lines[: title + 1], "", link, *lines[title + 1 :]])
 
 
 def use_color(no_color: bool) -> bool:
