@@ -9,9 +9,11 @@ import click
 
 from cvspec import __version__
 from cvspec.commands.apply import apply, destroy
+from cvspec.commands.export import export
 from cvspec.commands.import_ import import_command
 from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
+from cvspec.commands.status import status
 from cvspec.commands.test import test
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
@@ -46,6 +48,8 @@ def main() -> None:
 
 for command in (validate, plan, show, apply, destroy, predict, schema):
     main.add_command(command)
+main.add_command(status)
+main.add_command(export)
 main.add_command(import_command)
 main.add_command(test)
 

@@ -63,8 +63,13 @@ async def prediction_download(request: Request) -> Response:
 
 
 async def model_download(request: Request) -> Response:
-    data = await call(backend_of(request).model_bytes, path(request, "iterationId"))
-    return Response(data, media_type="application/octet-stream")
+    """An exported model (ExportIteration's downloadUri): a zip archive, as the service's."""
+    data = await call(
+        backend_of(request).model_package,
+        path(request, "iterationId"),
+        request.query_params.get("platform"),
+    )
+    return Response(data, media_type="application/zip")
 
 
 DOWNLOAD_ROUTES = [

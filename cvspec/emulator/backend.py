@@ -49,6 +49,10 @@ shared/docs/service-behavior.md) the emulator makes these choices:
   be negative, export flavors must fit the platform (``BadRequestExportValidationFailed``) and
   QueryPredictions' orderBy, maxCount and thresholds (0..1, min <= max) answer
   ``BadRequestPredictionInvalidQueryParameters``;
+- an ExportIteration is ``Exporting`` (``downloadUri`` empty, as in the Swagger's example) for
+  0.3 s, then ``Done``; asking again meanwhile answers ``BadRequestExportAlreadyInProgress``;
+  the download URL needs no key (a storage URL on the service) and serves a zip of
+  ``labels.txt`` and the emulator's own model, whatever the platform;
 - an unexpected internal error answers 500 ``ErrorUnknown`` "An internal error occurred." and
   keeps the connection open.
 """

@@ -228,3 +228,12 @@ def failure_message(failed: Sequence[tuple[Placement, str]]) -> str:
 def raise_failures(failed: Sequence[tuple[Placement, str]]) -> None:
     if failed:
         raise CvspecError(failure_message(failed))
+
+
+def fetch_image(uri: str, limiter: RateLimiter, session: requests.Session) -> bytes:
+    """An image's bytes from its URI, with the import's retries (cvspec export uses it too).
+
+    Raises:
+        ImageGone: the store refuses it for good, or kept failing.
+    """
+    return _get(uri, limiter, session)

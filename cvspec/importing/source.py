@@ -20,6 +20,9 @@ class SourceImage:
     uri: str  # the original image's URI: may carry a SAS token, never shown
     tags: tuple[str, ...]  # tag names, sorted
     metadata: tuple[tuple[str, str], ...]  # the image's metadata, to read cvspec's identity
+    width: int = 0
+    height: int = 0
+    created: str = ""  # as the service writes it (ISO 8601)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class SourceIteration:
     budget_hours: int
     domain_id: str
     classification_type: str
+    exportable_to: tuple[str, ...] = ()  # model platforms (compact domains only)
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Source:
     iterations: tuple[SourceIteration, ...]  # oldest first
 
 
-def locate(service: Service, name_or_id: str) -> tuple[str, str]:
+def locate(service: Service, name_or_id: str, action: str = "import") -> tuple[str, str]:
     """(id, name) of the project whose name or id is `name_or_id` (one call).
 
     Raises:
@@ -61,7 +65,7 @@ def locate(service: Service, name_or_id: str) -> tuple[str, str]:
     if len(found) > 1:
         ids = ", ".join(sorted(p.id for p in found))
         raise CvspecError(
-            f"{len(found)} projects are named {name_or_id!r} ({ids}); import one by its id"
+            f"{len(found)} projects are named {name_or_id!r} ({ids}); {action} one by its id"
         )
     if not found:
         raise CvspecError(f"no project is named {name_or_id!r} or has that id")
@@ -130,6 +134,9 @@ def _image(raw: dict[str, Any], names: dict[str, str]) -> SourceImage:
         uri=str(raw.get("originalImageUri") or ""),
         tags=_tag_names(raw, names),
         metadata=tuple(sorted((str(k), str(v)) for k, v in metadata.items())),
+        width=int(raw.get("width") or 0),
+        height=int(raw.get("height") or 0),
+        created=str(raw.get("created") or ""),
     )
 
 
@@ -150,4 +157,5 @@ def _iteration(i: Any) -> SourceIteration:
         budget_hours=int(i.reserved_budget_in_hours or 0),
         domain_id=str(i.domain_id or ""),
         classification_type=i.classification_type or "",
+        exportable_to=tuple(i.exportable_to or ()) if i.exportable else (),
     )
