@@ -56,17 +56,26 @@ def spec_environment(var_file: tuple[Path, ...], var: tuple[str, ...]) -> dict[s
 
 
 @contextmanager
+def connect_spec(spec_path: Path, spec: Spec | None = None) -> Iterator[Service]:
+    """The service a spec names: its resources section's accounts when it has one, else
+    Azure from the environment, else the built-in emulator beside the spec."""
+    from cvspec.service import connect
+
+    resources = spec.resources if spec is not None else None
+    wanted = spec.publish.prediction_resource if spec is not None and spec.publish else None
+    with connect(state_dir(spec_path), resources, wanted) as service:
+        yield service
+
+
+@contextmanager
 def session(
     spec_path: Path, environ: Mapping[str, str] | None = None
 ) -> Iterator[tuple[ValidatedSpec, Service]]:
     """Validate the spec offline, then connect; yields (validated spec, service)."""
-    from cvspec.service import connect
     from cvspec.spec import load_and_validate
 
     validated = load_and_validate(spec_path, environ)
-    spec = validated.spec
-    wanted = spec.publish.prediction_resource if spec.publish else None
-    with connect(state_dir(spec_path), spec.resources, wanted) as service:
+    with connect_spec(spec_path, validated.spec) as service:
         yield validated, service
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import state_dir
+from cvspec.commands.common import connect_spec
+
+if TYPE_CHECKING:
+    from cvspec.spec import Spec
 
 
 @click.command()
@@ -57,9 +61,9 @@ def export(
     from cvspec.export import DEFAULT_PLATFORMS, ExportOptions, check_target, export_project
     from cvspec.export_images import DOWNLOAD_RATE
     from cvspec.progress import Reporter
-    from cvspec.service import connect
 
-    name, state, threshold = _source(source)
+    name, spec_path, spec = _source(source)
+    threshold = spec.gates.threshold if spec is not None else 0.5
     check_target(target)  # before connecting: a wrong folder costs nothing
     chosen = _platforms(platforms) if platforms else DEFAULT_PLATFORMS
     options = ExportOptions(
@@ -70,7 +74,7 @@ def export(
     )
     reporter = Reporter(as_json=as_json)
     try:
-        with connect(state) as service:
+        with connect_spec(spec_path, spec) as service:
             summary = export_project(service, name, target, options, emit=reporter)
     except KeyboardInterrupt:
         reporter("interrupted")
@@ -106,15 +110,16 @@ def export(
         click.echo(f"  {len(summary.missing)} image(s) missing (listed in README.md)")
 
 
-def _source(source: str) -> tuple[str, Path, float]:
-    """(project name or id, state directory, evaluation threshold) of SPEC_OR_PROJECT."""
+def _source(source: str) -> tuple[str, Path, Spec | None]:
+    """(project name or id, the spec's path, the spec) of SPEC_OR_PROJECT; a project named
+    directly is looked for where the current directory's spec would be."""
     path = Path(source)
     if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
         from cvspec.spec import load_spec
 
         spec = load_spec(path)
-        return spec.project.name, state_dir(path), spec.gates.threshold
-    return source, Path.cwd() / ".cvspec", 0.5
+        return spec.project.name, path, spec
+    return source, Path.cwd() / "spec.yaml", None
 
 
 def _platforms(given: tuple[str, ...]) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cvspec.commands.apply import PlanRun, RunOptions
     from cvspec.plan import Plan
     from cvspec.service import Service
+    from cvspec.spec import Spec
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,19 +60,38 @@ def parallel(items: Sequence[T], fn: Callable[[T], R]) -> list[R]:
 
 
 @contextmanager
-def connections(specs: Sequence[Path]) -> Iterator[dict[Path, Service]]:
-    """One Service per training resource: the Azure endpoint of the environment for every
-    spec, or one built-in emulator per `.cvspec/` folder."""
-    from cvspec.service import connect, settings_from_env
+def connections(
+    specs: Sequence[Path], environ: Mapping[str, str] | None = None
+) -> Iterator[dict[Path, Service]]:
+    """One Service per training resource: the accounts of a spec's resources section, the
+    Azure endpoint of the environment for every other spec, or one built-in emulator per
+    `.cvspec/` folder."""
+    from cvspec.commands.common import connect_spec
+    from cvspec.service import settings_from_env
 
+    shared = settings_from_env() is not None
     with ExitStack() as stack:
-        by_state: dict[Path, Service] = {}
-        shared = settings_from_env() is not None
+        by_key: dict[Path, Service] = {}
+        keys: dict[Path, Path] = {}
         for spec in specs:
-            key = Path("azure") if shared else state_dir(spec)
-            if key not in by_state:
-                by_state[key] = stack.enter_context(connect(state_dir(spec)))
-        yield {spec: by_state[Path("azure") if shared else state_dir(spec)] for spec in specs}
+            parsed = _resources_spec(spec, environ)
+            key = spec if parsed is not None else Path("azure") if shared else state_dir(spec)
+            if key not in by_key:
+                by_key[key] = stack.enter_context(connect_spec(spec, parsed))
+            keys[spec] = key
+        yield {spec: by_key[keys[spec]] for spec in specs}
+
+
+def _resources_spec(spec: Path, environ: Mapping[str, str] | None) -> Spec | None:
+    """The spec, when it has a resources section (its accounts are its own service); a spec
+    that does not load is reported by its plan, not here."""
+    from cvspec.spec import load_spec
+
+    try:
+        parsed = load_spec(spec, environ)
+    except CvspecError:
+        return None
+    return parsed if parsed.resources is not None else None
 
 
 def distinct(services: Mapping[Path, Service]) -> list[Service]:
@@ -259,7 +279,7 @@ def apply_many(
     from cvspec.discover import find_specs
 
     specs = find_specs(targets)
-    with connections(specs) as services:
+    with connections(specs, environ) as services:
         found = plan_all(specs, services, environ, replace=replace)
         _show(found, options)
         failed = [f for f in found if f.error is not None]
@@ -286,7 +306,7 @@ def apply_plan_set(path: Path, environ: Mapping[str, str], options: RunOptions) 
 
     saved = load_plan_set(path)
     specs = [spec for _, spec in saved]
-    with connections(specs) as services:
+    with connections(specs, environ) as services:
         found = []
         for plan, spec in saved:
             load_and_validate(spec, environ)

@@ -142,7 +142,7 @@ def _plan_many(
 
     _one_spec_for_html(fmt)
     found_specs = find_specs(specs)
-    with connections(found_specs) as services:
+    with connections(found_specs, environ) as services:
         for service in {id(s): s for s in services.values()}.values():
             unthrottle_emulator(service)
         found = plan_all(found_specs, services, environ, replace=replace, destroy=destroy)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cvspec.commands.common import SPEC, state_dir
+from cvspec.commands.common import SPEC, connect_spec
 
 
 @click.command()
@@ -29,7 +29,6 @@ from cvspec.commands.common import SPEC, state_dir
 def status(spec: Path, fmt: str, threshold: float | None) -> None:
     """Show what the spec's live project holds: tags and image counts, iterations with
     their evaluation, what is published and the prediction URL clients call."""
-    from cvspec.service import connect
     from cvspec.spec import load_spec
     from cvspec.status import gather, require_project, service_name
     from cvspec.status_render import print_rich, status_json, status_text
@@ -37,7 +36,7 @@ def status(spec: Path, fmt: str, threshold: float | None) -> None:
     loaded = load_spec(spec)
     if threshold is None:
         threshold = loaded.gates.threshold
-    with connect(state_dir(spec)) as service:
+    with connect_spec(spec, loaded) as service:
         found = gather(service, loaded.project.name, threshold)
         require_project(found, service_name(service))
     if fmt == "json":
