@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -325,3 +326,44 @@ def test_names_are_escaped_and_groups_bounded(open_report: Any) -> None:
     assert group.get_attribute("data-count") == str(SAMPLE + 5)
     assert group.locator("figure").count() == SAMPLE
     assert "… and 5 more" in group.inner_text()
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example applied: one trained iteration, published."""
+    return applied_digits(tmp_path_factory.mktemp("status"))
+
+
+def test_status_report(applied: Path, open_report: Any) -> None:
+    status, doc, stderr = run_json("status", applied.name, "--format", "json", cwd=applied.parent)
+    assert status == 0, stderr
+    html = invoke("status", applied.name, "--format", "html", cwd=applied.parent)
+    assert html.returncode == 0, html.stderr
+    opened = open_report(html.stdout, "status")
+    assert_clean(opened)
+    images = doc["images"]
+    assert shown_counts(opened.page) == {
+        "images": images["total"],
+        "images_by_cvspec": images["by_cvspec"],
+        "images_by_others": images["by_others"],
+        "untagged": images["untagged"],
+        "tags": len(doc["tags"]),
+        "iterations": len(doc["iterations"]),
+    }
+    rows = opened.page.locator("table.tags tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    assert rows == [
+        [t["name"], t["type"], str(t["images"]), str(t["by_cvspec"]), str(t["by_others"])]
+        for t in doc["tags"]
+    ]
+    assert opened.page.locator("svg[data-chart='tag-images'] rect").count() == len(doc["tags"])
+    (published,) = [i for i in doc["iterations"] if i["published"]]
+    name = published["published"]["name"]
+    section = opened.page.locator(f"section[data-publish='{name}']")
+    # each command runs its own emulator (its own port): the URL's path is what must match
+    url_path = urlsplit(published["published"]["prediction_url"]).path
+    assert f"{url_path}\n" in section.inner_text() or section.inner_text().count(url_path) == 1
+    bars = section.locator(f"svg[data-chart='evaluation-{name}'] rect").count()
+    assert bars == 2 * len(published["evaluation"]["per_tag"])  # precision and recall per tag
+    assert "key" not in html.stdout.lower().replace("keep", "")

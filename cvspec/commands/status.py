@@ -15,10 +15,11 @@ from cvspec.commands.common import SPEC, connect_spec
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "html"]),
     default="text",
     show_default=True,
-    help="text for people (tables on a terminal), json for programs (docs/export.md).",
+    help="text for people (tables on a terminal), json for programs (docs/export.md), "
+    "html for a self-contained report (docs/reports.md).",
 )
 @click.option(
     "--threshold",
@@ -41,6 +42,11 @@ def status(spec: Path, fmt: str, threshold: float | None) -> None:
         require_project(found, service_name(service))
     if fmt == "json":
         click.echo(status_json(found))
+        return
+    if fmt == "html":
+        from cvspec.html.report import render_status_html
+
+        click.echo(render_status_html(found, service_name(service)))
         return
     from cvspec.progress import interactive
 

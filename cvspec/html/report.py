@@ -21,6 +21,7 @@ from cvspec.html.plan_view import SAMPLE, Group, image_groups, tag_counts
 from cvspec.html.thumbs import thumbnails
 from cvspec.plan import Plan
 from cvspec.render import render_text, summarize
+from cvspec.status import ProjectStatus
 from cvspec.testreport import SetReport, test_document
 
 MISCLASSIFIED_SAMPLE = 60  # thumbnails of misclassified images at most
@@ -137,6 +138,35 @@ def render_test_html(report: SetReport) -> str:
             tag_chart=chart,
             heat=heat_map(s.tags, s.confusion) if s.confusion else None,
             misclassified=list(zip(wrong, uris, strict=True)),
+        )
+    )
+
+
+def render_status_html(status: ProjectStatus, where: str) -> str:
+    """`cvspec status`'s report: counts, tags with their images (a bar per tag, scaled to
+    the largest), iterations with their evaluation, each publication with its chart."""
+    largest = max((t.images for t in status.tags), default=0) or 1
+    tag_chart = (
+        bar_chart(
+            [(t.name, (t.images / largest,)) for t in status.tags], ("images, of the largest tag",)
+        )
+        if status.tags
+        else None
+    )
+    published = [
+        (it, _evaluation_chart(it.evaluation)) for it in status.iterations if it.publish_name
+    ]
+    return (
+        _environment()
+        .get_template("status.html.j2")
+        .render(
+            title=f"cvspec status: {status.project_name}",
+            generated=_now(),
+            version=__version__,
+            status=status,
+            where=where,
+            tag_chart=tag_chart,
+            published=published,
         )
     )
 
