@@ -11,6 +11,7 @@ from cvspec import __version__
 from cvspec.commands.apply import apply, destroy
 from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
+from cvspec.commands.unlock import force_unlock
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
 
@@ -41,7 +42,7 @@ def main() -> None:
     """
 
 
-for command in (validate, plan, show, apply, destroy, predict, schema):
+for command in (validate, plan, show, apply, destroy, predict, schema, force_unlock):
     main.add_command(command)
 
 

@@ -55,6 +55,9 @@ class Reason(StrEnum):
     the iteration is cvspec's (the project's training marker says so) and gets its name."""
     PENDING_IMAGES = "pending_images"
     """An apply was interrupted between uploading images and recording their identity."""
+    OWNERSHIP = "ownership"
+    """The project gets this spec's owner marker: it had none (adopted), or --take-over
+    takes it from another spec (cvspec.ownership)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class CreateProject(Op):
     description: str
     domain_id: str
     classification_type: str
+    owner: str = ""  # the spec that owns it (cvspec.ownership), in the description's marker
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,17 +6,19 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import REPLACE, SPEC, make_plan, session, state_dir
+from cvspec.commands.common import REPLACE, SPEC, TAKE_OVER, make_plan, session, state_dir
 from cvspec.errors import CvspecError
 
 if TYPE_CHECKING:
     from cvspec.apply import ApplyResult
+    from cvspec.lock import ProjectLock
     from cvspec.plan import Plan
     from cvspec.progress import Reporter
     from cvspec.service import Service
@@ -41,6 +43,13 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Stream progress eve
 NO_COLOR = click.option(
     "--no-color", is_flag=True, help="No colour (also off when NO_COLOR is set or not a terminal)."
 )
+LOCK_TIMEOUT = click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    help="How long to wait for another apply's lock on the project (30s, 5m); 0s refuses "
+    "at once, naming the holder (docs/concurrency.md).",
+)
 
 
 @click.command()
@@ -51,6 +60,8 @@ NO_COLOR = click.option(
 @PARALLELISM
 @RATE
 @NO_COLOR
+@LOCK_TIMEOUT
+@TAKE_OVER
 def apply(
     target: Path,
     auto_approve: bool,
@@ -59,6 +70,8 @@ def apply(
     parallelism: int,
     rate: float | None,
     no_color: bool,
+    lock_timeout: str,
+    take_over: bool,
 ) -> None:
     """Bring the service to the state the spec describes.
 
@@ -66,16 +79,31 @@ def apply(
     name), apply exactly that plan, after checking that the live state has not changed since
     (no confirmation is asked; a replacement it holds was allowed with `plan --replace`).
     """
+    from cvspec.lock import parse_duration
     from cvspec.planfile import is_plan_file
 
+    lock = _Locking(parse_duration(lock_timeout), take_over)
     saved = is_plan_file(target)
     if as_json and not auto_approve and not saved:
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
     with _interruptible():
         if saved:
-            _apply_saved(target, as_json, parallelism, rate, no_color)
+            _apply_saved(target, as_json, parallelism, rate, no_color, lock)
         else:
-            _apply_spec(target, auto_approve, replace, as_json, parallelism, rate, no_color)
+            _apply_spec(target, auto_approve, replace, as_json, parallelism, rate, no_color, lock)
+
+
+@dataclass(frozen=True)
+class _Locking:
+    """--lock-timeout (seconds) and --take-over."""
+
+    timeout: float = 0.0
+    take_over: bool = False
+
+    def hold(self, service: Service, project: str) -> AbstractContextManager[ProjectLock]:
+        from cvspec.lock import hold_lock
+
+        return hold_lock(service, project, self.timeout, lambda text: click.echo(text, err=True))
 
 
 def _apply_spec(
@@ -86,20 +114,28 @@ def _apply_spec(
     parallelism: int,
     rate: float | None,
     no_color: bool = False,
+    locking: _Locking = _Locking(),
 ) -> None:
     with session(target) as (validated, service):
         reporter = _reporter(service, as_json, rate, no_color)
-        result = make_plan(validated, service, replace=replace)
-        _show_plan(result, reporter, _where(service, target), no_color)
-        if result.is_empty():
-            return
-        if not auto_approve and not confirm():
-            raise CvspecError("apply cancelled")
-        _run(result, service, validated.base_dir, reporter, parallelism)
+        with locking.hold(service, validated.spec.project.name) as lock:
+            result = make_plan(validated, service, replace=replace, take_over=locking.take_over)
+            lock.owner = result.owner
+            _show_plan(result, reporter, _where(service, target), no_color)
+            if result.is_empty():
+                return
+            if not auto_approve and not confirm():
+                raise CvspecError("apply cancelled")
+            _run(result, service, validated.base_dir, reporter, parallelism, lock=lock)
 
 
 def _apply_saved(
-    path: Path, as_json: bool, parallelism: int, rate: float | None, no_color: bool = False
+    path: Path,
+    as_json: bool,
+    parallelism: int,
+    rate: float | None,
+    no_color: bool = False,
+    locking: _Locking = _Locking(),
 ) -> None:
     from cvspec.live import read_live
     from cvspec.planfile import check_fresh, load_plan, saved_spec
@@ -108,11 +144,13 @@ def _apply_saved(
     spec = saved_spec(path, saved)
     with session(spec) as (validated, service):
         reporter = _reporter(service, as_json, rate, no_color)
-        check_fresh(saved, read_live(service, saved.project_name))
-        _show_plan(saved, reporter, _where(service, spec), no_color)
-        if saved.is_empty():
-            return
-        _run(saved, service, validated.base_dir, reporter, parallelism)
+        with locking.hold(service, saved.project_name) as lock:
+            lock.owner = saved.owner
+            check_fresh(saved, read_live(service, saved.project_name))
+            _show_plan(saved, reporter, _where(service, spec), no_color)
+            if saved.is_empty():
+                return
+            _run(saved, service, validated.base_dir, reporter, parallelism, lock=lock)
 
 
 def _where(service: Service, spec: Path) -> str:
@@ -154,12 +192,16 @@ def _run(
     reporter: Reporter,
     parallelism: int,
     verb: str = "Apply",
+    lock: ProjectLock | None = None,
 ) -> None:
     from cvspec.apply import apply_plan
 
     started = time.monotonic()
+    checkpoint = lock.checkpoint if lock is not None else None
     with _interruptible(reporter):
-        outcome = apply_plan(plan, service, base_dir, reporter, parallelism=parallelism)
+        outcome = apply_plan(
+            plan, service, base_dir, reporter, parallelism=parallelism, checkpoint=checkpoint
+        )
     _summary(outcome, service, reporter, time.monotonic() - started, verb)
     if outcome.failures:
         for failure in outcome.failures:
@@ -239,7 +281,7 @@ def destroy(spec: Path, auto_approve: bool, as_json: bool, rate: float | None) -
     if as_json and not auto_approve:
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
     parsed = load_spec(spec)  # the images are not needed, only the project's name
-    with connect(state_dir(spec)) as service:
+    with connect(state_dir(spec)) as service, _Locking().hold(service, parsed.project.name):
         reporter = _reporter(service, as_json, rate)
         live = read_live(service, parsed.project.name)
         plan = destroy_plan(parsed.project.name, live, parsed.protect)

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cvspec.commands.common import REPLACE, SPEC, make_plan, session, spec_location, state_dir
+from cvspec.commands.common import (
+    REPLACE,
+    SPEC,
+    TAKE_OVER,
+    make_plan,
+    session,
+    spec_location,
+    state_dir,
+)
 
 if TYPE_CHECKING:
     from cvspec.plan import Plan
@@ -54,6 +62,7 @@ NO_COLOR = click.option(
 @FORMAT
 @VERBOSE
 @NO_COLOR
+@TAKE_OVER
 def plan(
     spec: Path,
     detailed_exitcode: bool,
@@ -63,6 +72,7 @@ def plan(
     fmt: str,
     verbose: bool,
     no_color: bool,
+    take_over: bool,
 ) -> None:
     """Show what apply would change in the service.
 
@@ -75,7 +85,7 @@ def plan(
         if destroy:
             result = _destroy_plan(validated, service)
         else:
-            result = make_plan(validated, service, replace=replace)
+            result = make_plan(validated, service, replace=replace, take_over=take_over)
     result = dataclasses.replace(
         result, target=service.target, spec_path=spec_location(validated.path)
     )
