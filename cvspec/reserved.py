@@ -5,7 +5,9 @@ marker at the end of the project's description (cvspec.ownership) and the lock t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+from cvspec.errors import PlanError
 
 LOCK_TAG = "cvspec.lock"
 _OWNER = re.compile(r"(?: |^)\[cvspec-owner (?P<owner>[^\]\s]+)\]")
@@ -14,6 +16,20 @@ _OWNER = re.compile(r"(?: |^)\[cvspec-owner (?P<owner>[^\]\s]+)\]")
 def is_reserved_tag(name: str) -> bool:
     """A tag cvspec made for itself (the lock), never one of the spec's."""
     return name.casefold() == LOCK_TAG
+
+
+def refuse_reserved_tags(names: Iterable[str]) -> None:
+    """The spec may not list the lock's tag.
+
+    Raises:
+        PlanError: it does.
+    """
+    taken = sorted(name for name in names if is_reserved_tag(name))
+    if taken:
+        raise PlanError(
+            f"the tag name {taken[0]!r} is reserved for cvspec's apply lock "
+            "(docs/concurrency.md): rename the spec's tag"
+        )
 
 
 def split_owner(description: str) -> tuple[str, str | None]:

@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cvspec.cli import main
+from cvspec.marker import TrainingMarker, split_description, with_marker
+from cvspec.reserved import LOCK_TAG, owned_description, split_owner, with_owner
 from cvspec.sdk import call
 from tests.apply_support import Emulator, SpecModel, emulator, snapshot
 
@@ -122,3 +126,29 @@ def test_the_owner_survives_a_renamed_checkout_and_another_clone_url(
     subprocess.run(["git", "-C", str(moved), "remote", "set-url", "origin", ssh], check=True)
     again = cli(emu, "plan", moved / "a" / "spec.yaml", "--detailed-exitcode")
     assert again.exit_code == 0, again.output
+
+
+@given(
+    text=st.text(st.characters(blacklist_characters="[]"), max_size=30),
+    owner=st.from_regex(r"[a-z0-9./:_-]{1,40}", fullmatch=True),
+    training=st.booleans(),
+)
+def test_the_owner_marker_round_trips_beside_a_training_marker(
+    text: str, owner: str, training: bool
+) -> None:
+    """What the live reader strips is exactly what apply added, whatever the description
+    (trailing spaces included), with or without a training marker after it."""
+    described = with_owner(text, owner)
+    if training:
+        described = with_marker(described, TrainingMarker("cvspec-0123", "2026-11-30T13:00:00"))
+    plain, marker = split_description(described)
+    assert (marker is not None) == training
+    assert split_owner(plain) == (text, owner)
+    assert owned_description(described if not training else plain, {}) == with_owner(text, owner)
+
+
+def test_a_spec_may_not_list_the_lock_tag(emu: Emulator, tmp_path: Path) -> None:
+    model = SpecModel(f"reserved-{next(_names)}", {LOCK_TAG: ""}, training=False, publish=None)
+    model.images = {LOCK_TAG: list(range(5))}
+    refused = cli(emu, "plan", model.write(tmp_path))
+    assert refused.exit_code == 1 and "is reserved for cvspec's apply lock" in refused.output

@@ -63,8 +63,10 @@ def make_plan(
     from cvspec.diff import check_replace_consent, diff
     from cvspec.live import read_live
     from cvspec.ownership import claim, spec_owner
+    from cvspec.reserved import refuse_reserved_tags
 
     desired = desired_state(validated, service.prediction_resource_id)
+    refuse_reserved_tags(tag.name for tag in desired.tags)
     live = read_live(service, desired.project_name)
     result = claim(diff(desired, live), live, spec_owner(validated.path), take_over)
     check_replace_consent(result, replace)
