@@ -236,6 +236,9 @@ class ProjectLock:
             held = read_lock(self.service, project_id)
             if held is None:
                 continue  # released in between: try again at once
+            if held.run == self.run:  # a retried CreateTag that had landed: it is ours
+                self._hold(project_id, held.tag_id)
+                return
             gone = held.dead()
             if gone or held.expired(_now()):
                 why = "of a run that is no longer running" if gone else "expired"
@@ -273,9 +276,12 @@ class ProjectLock:
                     "limit, and the lock is a tag (docs/concurrency.md)"
                 ) from None
             raise
-        self.project_id, self.tag_id = project_id, tag.id
-        self._start_heartbeat()
+        self._hold(project_id, tag.id)
         return True
+
+    def _hold(self, project_id: str, tag_id: str) -> None:
+        self.project_id, self.tag_id = project_id, tag_id
+        self._start_heartbeat()
 
     def _refusal(self, held: LockInfo) -> str:
         waited = f" (waited {self.timeout:g}s)" if self.timeout > 0 else ""
@@ -343,12 +349,9 @@ class ProjectLock:
         client = self.service.training
         project = call(client.get_project, project_id)
         owner = split_owner(project.description or "")[1]
-        tags = [t for t in call(client.get_tags, project_id) if not is_reserved_tag(t.name)]
-        filled = (
-            tags
-            or call(client.get_iterations, project_id)
-            or call(client.get_images, project_id, take=1)
-        )
+        # Every image cvspec uploads carries a tag, and training needs tags: a project
+        # another apply started filling has tags (one call, where the rate limit counts).
+        filled = [t for t in call(client.get_tags, project_id) if not is_reserved_tag(t.name)]
         if not filled and owner in (None, self.owner):
             return
         by = self.waited_for.holder if self.waited_for is not None else "another run"
