@@ -213,6 +213,9 @@ class ProjectLock:
         self._lost = threading.Event()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        # The training account is still to be created (a resources section): this run
+        # creates the account, so no other run can hold a project of it.
+        self.disabled = bool(getattr(service, "pending", False))
 
     # -- taking and giving back --------------------------------------------------------
 
@@ -325,7 +328,7 @@ class ProjectLock:
         Raises:
             LockError: the lock was lost, or another run filled the new project first.
         """
-        if project_id is None:  # a replaced project was deleted, with its lock
+        if project_id is None or self.disabled:  # (None: a replaced project went, with its lock)
             return
         if project_id != self.project_id:
             self._drop()
@@ -419,7 +422,7 @@ def hold_lock(
     """The project's lock, held for the block: taken at once when the project exists (else
     by `checkpoint` once apply created it) and released however the block ends."""
     lock = ProjectLock(service, project_name, timeout, say)
-    project = find_project(service, project_name)
+    project = None if lock.disabled else find_project(service, project_name)
     if project is not None:
         lock.acquire(project.id)
     try:
