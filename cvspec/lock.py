@@ -306,10 +306,19 @@ class ProjectLock:
             return
         project_id, tag_id = self.project_id, self.tag_id
         self.project_id = self.tag_id = None
-        if not self._lost.is_set():
+        if self._lost.is_set():
+            raise LockError(self._lost_message())
+        try:
             _delete_tag(self.service, project_id, tag_id)
-            return
-        raise LockError(self._lost_message())
+        except ServiceError as exc:  # the work is done: a lock left behind only delays others
+            self.say(
+                f"Warning: could not release the lock of project {self.project_name!r} ({exc}); "
+                f"it expires within {self.ttl:g}s, or run `cvspec force-unlock SPEC {self.run}`."
+            )
+
+    def forget(self) -> None:
+        """The project was deleted (destroy), and its lock with it: nothing to release."""
+        self._drop()
 
     def _lost_message(self) -> str:
         return (

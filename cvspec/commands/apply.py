@@ -492,7 +492,7 @@ def destroy(
     wanted = parsed.publish.prediction_resource if parsed.publish else None
     with (
         connect(state_dir(spec), parsed.resources, wanted) as service,
-        _hold(service, parsed.project.name),
+        _hold(service, parsed.project.name) as lock,
     ):
         reporter = _reporter(service, as_json, rate)
         live = live_state(service, parsed.project.name)
@@ -508,3 +508,4 @@ def destroy(
         if not auto_approve and not confirm("Do you really want to destroy this project?"):
             raise CvspecError("destroy cancelled")
         _run(plan, service, spec.resolve().parent, reporter, parallelism=1, verb="Destroy")
+        lock.forget()  # the project went, with its lock
