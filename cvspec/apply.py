@@ -27,6 +27,7 @@ from cvspec.errors import CvspecError, PlanError, ServiceError
 from cvspec.gates import Evaluation
 from cvspec.marker import split_description
 from cvspec.plan import Plan
+from cvspec.reserved import owned_description, with_owner
 from cvspec.sdk import call
 from cvspec.service import Service
 from cvspec.upload import upload_images
@@ -126,8 +127,10 @@ def apply_plan(
     base_dir: Path,
     emit: Emit,
     parallelism: int = DEFAULT_PARALLELISM,
+    checkpoint: Callable[[str | None], None] | None = None,
 ) -> ApplyResult:
-    """Run every operation of `plan` in order; per-image failures are collected, not fatal."""
+    """Run every operation of `plan` in order; per-image failures are collected, not fatal.
+    `checkpoint(project id)` runs before each operation (the lock: cvspec.lock)."""
     ctx = Context(
         service=service,
         base_dir=base_dir,
@@ -147,6 +150,8 @@ def apply_plan(
         if ctx.failures and isinstance(op, _NEEDS_COMPLETE_DATASET):
             _skip_training(ctx)
             break
+        if checkpoint is not None:
+            checkpoint(ctx.project_id)
         emit("op_start", op=op)
         execute(op, ctx)
     return ApplyResult(
@@ -227,7 +232,7 @@ def _(op: ops.CreateProject, ctx: Context) -> None:
         project = call(
             client.create_project,
             op.name,
-            description=op.description,
+            description=with_owner(op.description, op.owner) if op.owner else op.description,
             domain_id=op.domain_id,
             classification_type=op.classification_type,
         )
@@ -257,7 +262,7 @@ def _(op: ops.UpdateProject, ctx: Context) -> None:
     description = split_description(project.description or "")[0]
     updated = m.Project(
         name=project.name,
-        description=op.after.get("description", description),
+        description=owned_description(description, op.after),
         settings=settings,
     )
     call(client.update_project, op.project_id, updated)

@@ -15,6 +15,7 @@ from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
 from cvspec.commands.status import status
 from cvspec.commands.test import test
+from cvspec.commands.unlock import force_unlock
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
 from cvspec.variables import redact
@@ -52,6 +53,7 @@ main.add_command(status)
 main.add_command(export)
 main.add_command(import_command)
 main.add_command(test)
+main.add_command(force_unlock)
 
 
 def _mount_emulator() -> None:

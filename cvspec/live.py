@@ -30,6 +30,7 @@ from cvspec.identity import (
 )
 from cvspec.marker import TrainingMarker, split_description
 from cvspec.recover import hash_contents, is_pending
+from cvspec.reserved import is_reserved_tag, split_owner
 from cvspec.sdk import call
 from cvspec.service import Service
 
@@ -51,6 +52,7 @@ class LiveProject:
     domain_id: str
     classification_type: str  # "Multiclass" | "Multilabel"
     training_marker: TrainingMarker | None = None  # left by an apply (cvspec.marker)
+    owner: str | None = None  # the spec that owns the project (cvspec.ownership)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,12 @@ def read_live(service: Service, project_name: str) -> LiveState:
     project = _find_project(service, project_name)
     if project is None:
         return LiveState(domains=domains, project=None)
-    tags = tuple(sorted((_tag(t) for t in call(client.get_tags, project.id)), key=lambda t: t.id))
+    tags = tuple(
+        sorted(
+            (_tag(t) for t in call(client.get_tags, project.id) if not is_reserved_tag(t.name)),
+            key=lambda t: t.id,
+        )
+    )
     names = {t.id: t.name for t in tags}
     return LiveState(
         domains=domains,
@@ -175,6 +182,7 @@ def _find_project(service: Service, name: str) -> LiveProject | None:
         return None
     p = found[0]
     description, marker = split_description(p.description or "")
+    description, owner = split_owner(description)
     return LiveProject(
         id=p.id,
         name=p.name,
@@ -182,6 +190,7 @@ def _find_project(service: Service, name: str) -> LiveProject | None:
         domain_id=p.settings.domain_id,
         classification_type=p.settings.classification_type or "Multiclass",
         training_marker=marker,
+        owner=owner,
     )
 
 

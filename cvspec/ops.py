@@ -62,6 +62,9 @@ class Reason(StrEnum):
     """An Azure account of the resources section exists with another SKU."""
     DESTROY_ACCOUNT = "destroy_account_requested"
     """cvspec destroy, and the resources section says destroy_with_project."""
+    OWNERSHIP = "ownership"
+    """The project gets this spec's owner marker: it had none (adopted), or --take-over
+    takes it from another spec (cvspec.ownership)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class CreateProject(Op):
     description: str
     domain_id: str
     classification_type: str
+    owner: str = ""  # the spec that owns it (cvspec.ownership), in the description's marker
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,6 +69,7 @@ class Plan:
     spec_path: str = ""  # the spec it was made from (absolute); image paths are relative to it
     destroy: bool = False  # a plan of `cvspec destroy`
     domains: dict[str, str] = field(default_factory=dict)  # id -> name, to show domains by name
+    owner: str = ""  # the spec that owns the project once applied (cvspec.ownership)
 
     def is_empty(self) -> bool:
         return not self.operations

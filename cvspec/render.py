@@ -241,6 +241,7 @@ def _(op: ops.CreateProject) -> Change:
         "description": op.description,
         "domain_id": op.domain_id,
         "classification_type": op.classification_type,
+        **({"owner": op.owner} if op.owner else {}),
     }
     return _change(op, f"project.{op.name}", "project", ("create",), after=after)
 

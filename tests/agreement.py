@@ -30,6 +30,7 @@ from cvspec.identity import (
     manifest_entries,
 )
 from cvspec.plan import Plan
+from cvspec.reserved import is_reserved_tag
 from cvspec.sdk import call
 from cvspec.service import Service
 
@@ -543,8 +544,9 @@ def unplanned_calls(plan: Plan, calls: list[RecordedCall], before: World) -> lis
     violations: list[str] = []
     current = 0
     explained = False  # some call was explained already: `current` is running
+    lock_tags = {i for i, (name, _) in before.tags.items() if is_reserved_tag(name)}
     for c in sorted(calls, key=lambda c: c.seq):
-        if c.operation in READ_ONLY:
+        if c.operation in READ_ONLY or _lock_call(c, lock_tags):
             continue
         explaining = [
             i
@@ -569,6 +571,17 @@ def unplanned_calls(plan: Plan, calls: list[RecordedCall], before: World) -> lis
             violations.append(f"unplanned call {describe_call(c)}{running}")
         _track(c, ids)
     return violations
+
+
+def _lock_call(c: RecordedCall, lock_tags: set[str]) -> bool:
+    """The apply lock's calls (cvspec.lock): taking, renewing and releasing its tag are part
+    of every apply, not of any operation. Follows the lock tags' ids in `lock_tags`."""
+    if c.operation == "CreateTag" and is_reserved_tag(c.param("name") or ""):
+        response = c.response if isinstance(c.response, dict) else {}
+        if response.get("id"):
+            lock_tags.add(_lower(response["id"]))
+        return True
+    return c.operation in ("UpdateTag", "DeleteTag") and _lower(c.param("tagId")) in lock_tags
 
 
 def _nothing(i: int, op: ops.Op, c: RecordedCall, ids: _Ids, plan: Plan) -> bool:

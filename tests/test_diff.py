@@ -393,9 +393,11 @@ def test_diff(name: str, want: Desired, have: LiveState, expected: list[Step]) -
 
 
 def test_every_operation_and_reason_is_covered_by_the_table() -> None:
-    """Account operations come from cvspec.diff_resources (tests/test_diff_resources.py)."""
+    """Account operations come from cvspec.diff_resources (tests/test_diff_resources.py);
+    ownership from cvspec.ownership.claim."""
     seen_ops = {step[0] for case in CASES for step in case[3]} | set(ACCOUNT_OPS)
-    seen_reasons = {step[1] for case in CASES for step in case[3]} | {R.DESTROY}
+    outside_diff = {R.DESTROY, R.OWNERSHIP}  # destroy_plan; cvspec.ownership.claim
+    seen_reasons = {step[1] for case in CASES for step in case[3]} | outside_diff
     assert seen_ops == set(ops.op_types())
     assert seen_reasons | set(ACCOUNT_REASONS) == set(R)
 

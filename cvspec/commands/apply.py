@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ import click
 from cvspec.commands.common import (
     REPLACE,
     SPEC,
+    TAKE_OVER,
     make_plan,
     session,
     spec_environment,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from cvspec.apply import ApplyResult
+    from cvspec.lock import ProjectLock
     from cvspec.plan import Plan
     from cvspec.progress import Reporter
     from cvspec.service import Service
@@ -65,6 +67,13 @@ DETAILED_EXITCODE = click.option(
     is_flag=True,
     help="Exit 0 when there was nothing to apply, 2 when changes were applied, 1 on error.",
 )
+LOCK_TIMEOUT = click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    help="How long to wait for another apply's lock on the project (30s, 5m); 0s refuses "
+    "at once, naming the holder (docs/concurrency.md).",
+)
 
 
 @click.command()
@@ -84,6 +93,8 @@ DETAILED_EXITCODE = click.option(
 @REPORT_OUT
 @DETAILED_EXITCODE
 @variable_options
+@LOCK_TIMEOUT
+@TAKE_OVER
 def apply(
     targets: tuple[Path, ...],
     auto_approve: bool,
@@ -96,6 +107,8 @@ def apply(
     detailed_exitcode: bool,
     var: tuple[str, ...],
     var_file: tuple[Path, ...],
+    lock_timeout: str,
+    take_over: bool,
 ) -> None:
     """Bring the service to the state the spec describes.
 
@@ -104,6 +117,7 @@ def apply(
     (no confirmation is asked; a replacement it holds was allowed with `plan --replace`).
     Given a directory or several paths, apply every spec found (docs/gitops.md).
     """
+    from cvspec.lock import parse_duration
     from cvspec.planfile import is_plan_file
     from cvspec.planset import is_plan_set
 
@@ -113,7 +127,9 @@ def apply(
     saved = single and is_plan_file(target)
     if as_json and not auto_approve and not saved and not (single and is_plan_set(target)):
         raise CvspecError("--json needs --auto-approve (there is no prompt in JSON mode)")
-    options = RunOptions(as_json, parallelism, rate, no_color, report_out)
+    options = RunOptions(
+        as_json, parallelism, rate, no_color, report_out, parse_duration(lock_timeout), take_over
+    )
     with _interruptible():
         if single and is_plan_set(target):
             from cvspec.commands.many import apply_plan_set
@@ -140,6 +156,20 @@ class RunOptions:
     rate: float | None = None
     no_color: bool = False
     report_out: Path | None = None
+    lock_timeout: float = 0.0  # --lock-timeout, in seconds (docs/concurrency.md)
+    take_over: bool = False  # --take-over
+
+    def hold(self, service: Service, project: str) -> AbstractContextManager[ProjectLock]:
+        """The project's apply lock (cvspec.lock), held for the block."""
+        return _hold(service, project, self.lock_timeout)
+
+
+def _hold(
+    service: Service, project: str, timeout: float = 0.0
+) -> AbstractContextManager[ProjectLock]:
+    from cvspec.lock import hold_lock
+
+    return hold_lock(service, project, timeout, lambda text: click.echo(text, err=True))
 
 
 def _apply_spec(
@@ -152,15 +182,25 @@ def _apply_spec(
     """Plan, confirm, apply; True when something was applied."""
     with session(target, environ) as (validated, service):
         reporter = _reporter(service, options.as_json, options.rate, options.no_color)
-        result = make_plan(validated, service, replace=replace)
-        _show_plan(result, reporter, _where(service, target, result), options.no_color)
-        if result.is_empty():
-            _write_empty_report(result, options.report_out)
-            return False
-        if not auto_approve and not confirm():
-            raise CvspecError("apply cancelled")
-        _run(result, service, validated.base_dir, reporter, options.parallelism, options)
-        return True
+        with options.hold(service, validated.spec.project.name) as lock:
+            result = make_plan(validated, service, replace=replace, take_over=options.take_over)
+            lock.owner = result.owner
+            _show_plan(result, reporter, _where(service, target, result), options.no_color)
+            if result.is_empty():
+                _write_empty_report(result, options.report_out)
+                return False
+            if not auto_approve and not confirm():
+                raise CvspecError("apply cancelled")
+            _run(
+                result,
+                service,
+                validated.base_dir,
+                reporter,
+                options.parallelism,
+                options,
+                lock=lock,
+            )
+            return True
 
 
 def _apply_saved(path: Path, environ: Mapping[str, str], options: RunOptions) -> bool:
@@ -174,13 +214,23 @@ def _apply_saved(path: Path, environ: Mapping[str, str], options: RunOptions) ->
         check_target(saved, service, path)
         reporter = _reporter(service, options.as_json, options.rate, options.no_color)
         _check_accounts_fresh(saved, service)  # first: it says what changed in the accounts
-        check_fresh(saved, live_state(service, saved.project_name))
-        _show_plan(saved, reporter, _where(service, spec, saved), options.no_color)
-        if saved.is_empty():
-            _write_empty_report(saved, options.report_out)
-            return False
-        _run(saved, service, validated.base_dir, reporter, options.parallelism, options)
-        return True
+        with options.hold(service, saved.project_name) as lock:
+            lock.owner = saved.owner
+            check_fresh(saved, live_state(service, saved.project_name))
+            _show_plan(saved, reporter, _where(service, spec, saved), options.no_color)
+            if saved.is_empty():
+                _write_empty_report(saved, options.report_out)
+                return False
+            _run(
+                saved,
+                service,
+                validated.base_dir,
+                reporter,
+                options.parallelism,
+                options,
+                lock=lock,
+            )
+            return True
 
 
 @contextmanager
@@ -281,10 +331,12 @@ def _run(
     parallelism: int,
     options: RunOptions | None = None,
     verb: str = "Apply",
+    lock: ProjectLock | None = None,
 ) -> None:
     started = time.monotonic()
+    checkpoint = lock.checkpoint if lock is not None else None
     with _interruptible(reporter):
-        run = run_plan(plan, service, base_dir, reporter, parallelism, options)
+        run = run_plan(plan, service, base_dir, reporter, parallelism, options, checkpoint)
     if options is not None and options.report_out is not None and run.report is not None:
         options.report_out.write_text(run.report, encoding="utf-8")
     if run.error is not None:
@@ -317,6 +369,7 @@ def run_plan(
     emit: Callable[..., None],
     parallelism: int,
     options: RunOptions | None = None,
+    checkpoint: Callable[[str | None], None] | None = None,
 ) -> PlanRun:
     """Apply `plan`; a CvspecError is returned, not raised, so the report still gets written."""
     from cvspec import report
@@ -336,7 +389,9 @@ def run_plan(
 
     run = PlanRun()
     try:
-        run.outcome = apply_plan(plan, service, base_dir, recording, parallelism=parallelism)
+        run.outcome = apply_plan(
+            plan, service, base_dir, recording, parallelism=parallelism, checkpoint=checkpoint
+        )
     except CvspecError as exc:
         run.error = exc
     if wants_report:
@@ -435,7 +490,10 @@ def destroy(
     # the images are not needed, only the project's name
     parsed = load_spec(spec, spec_environment(var_file, var))
     wanted = parsed.publish.prediction_resource if parsed.publish else None
-    with connect(state_dir(spec), parsed.resources, wanted) as service:
+    with (
+        connect(state_dir(spec), parsed.resources, wanted) as service,
+        _hold(service, parsed.project.name) as lock,
+    ):
         reporter = _reporter(service, as_json, rate)
         live = live_state(service, parsed.project.name)
         plan = destroy_plan_for(parsed, service)
@@ -450,3 +508,4 @@ def destroy(
         if not auto_approve and not confirm("Do you really want to destroy this project?"):
             raise CvspecError("destroy cancelled")
         _run(plan, service, spec.resolve().parent, reporter, parallelism=1, verb="Destroy")
+        lock.forget()  # the project went, with its lock

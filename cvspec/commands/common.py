@@ -87,19 +87,33 @@ REPLACE = click.option(
 )
 
 
-def make_plan(validated: ValidatedSpec, service: Service, *, replace: bool = False) -> Plan:
+TAKE_OVER = click.option(
+    "--take-over",
+    is_flag=True,
+    help="Take the project over from the spec that owns it (docs/concurrency.md).",
+)
+
+
+def make_plan(
+    validated: ValidatedSpec, service: Service, *, replace: bool = False, take_over: bool = False
+) -> Plan:
     """Read the live state and diff the spec against it.
 
     Raises:
-        PlanError: the plan replaces the project and `replace` (--replace) is not given.
+        PlanError: the plan replaces the project and `replace` (--replace) is not given,
+            or another spec owns the project and `take_over` (--take-over) is not given.
     """
     from cvspec.desired import desired_state
     from cvspec.diff import check_replace_consent, diff
+    from cvspec.ownership import claim, spec_owner
     from cvspec.plan import order
+    from cvspec.reserved import refuse_reserved_tags
 
     account_ops = _account_ops(service)  # refusals about accounts come first
     desired = desired_state(validated, service.prediction_resource_id)
-    result = diff(desired, live_state(service, desired.project_name))
+    refuse_reserved_tags(tag.name for tag in desired.tags)
+    live = live_state(service, desired.project_name)
+    result = claim(diff(desired, live), live, spec_owner(validated.path), take_over)
     check_replace_consent(result, replace)
     result = dataclasses.replace(result, operations=order([*account_ops, *result.operations]))
     return with_target(result, service, validated.path)

@@ -12,6 +12,7 @@ import click
 
 from cvspec.commands.common import (
     REPLACE,
+    TAKE_OVER,
     make_plan,
     session,
     spec_environment,
@@ -72,6 +73,7 @@ NO_COLOR = click.option(
 @VERBOSE
 @NO_COLOR
 @variable_options
+@TAKE_OVER
 def plan(
     specs: tuple[Path, ...],
     detailed_exitcode: bool,
@@ -84,6 +86,7 @@ def plan(
     no_color: bool,
     var: tuple[str, ...],
     var_file: tuple[Path, ...],
+    take_over: bool,
 ) -> None:
     """Show what apply would change in the service.
 
@@ -104,7 +107,7 @@ def plan(
         if destroy:
             result = destroy_plan_of(validated, service)
         else:
-            result = make_plan(validated, service, replace=replace)
+            result = make_plan(validated, service, replace=replace, take_over=take_over)
         result = with_target(result, service, validated.path)
         html = _plan_html(result, validated, service) if fmt == "html" else None
     if out is not None:

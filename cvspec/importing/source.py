@@ -10,6 +10,7 @@ from typing import Any
 from cvspec.errors import CvspecError, ServiceError
 from cvspec.live import LiveTag, image_pages
 from cvspec.marker import split_description
+from cvspec.reserved import is_reserved_tag, split_owner
 from cvspec.sdk import call
 from cvspec.service import Service
 
@@ -86,14 +87,19 @@ def read_source(service: Service, project_id: str) -> Source:
         project = call(client.get_project, project_id)
     except ServiceError as exc:
         raise CvspecError(f"cannot read project {project_id}: {exc}") from exc
-    tags = tuple(sorted((_tag(t) for t in call(client.get_tags, project_id)), key=_by_name))
+    tags = tuple(
+        sorted(
+            (_tag(t) for t in call(client.get_tags, project_id) if not is_reserved_tag(t.name)),
+            key=_by_name,
+        )
+    )
     names = {t.id: t.name for t in tags}
     images = tuple(_image(raw, names) for page in image_pages(service, project_id) for raw in page)
     iterations = sorted(
         (_iteration(i) for i in call(client.get_iterations, project_id)),
         key=lambda i: (i.created, i.id),
     )
-    description, _ = split_description(project.description or "")
+    description, _ = split_owner(split_description(project.description or "")[0])
     return Source(
         id=str(project.id),
         name=str(project.name),
