@@ -220,3 +220,23 @@ def test_force_unlock_releases_a_killed_applys_lock(emu: Emulator, tmp_path: Pat
     code, _, err = _finish(_start(emu, spec))
     assert code == 0, err
     _converged(emu, model, spec)
+
+
+def test_apply_of_a_folder_takes_each_projects_lock(emu: Emulator, tmp_path: Path) -> None:
+    """`apply DIR` holds every project's lock as `apply SPEC` does: a project locked by
+    another run is refused, naming the lock, and left as it was; once the lock is
+    released, the same command converges."""
+    model, spec, description = _killed_holder(emu, tmp_path, CVSPEC_LOCK_MACHINE=ELSEWHERE)
+    lock_id = re.search(r"run=(\S+)", description)
+    assert lock_id is not None
+    before = snapshot(emu.service, model.name)
+    folder = ["apply", str(tmp_path), "--auto-approve", "--no-color"]
+    refused = run_cli(*folder, cwd=tmp_path, env=emu.env())
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert lock_id[1] in refused.stderr and "force-unlock" in refused.stderr
+    assert snapshot(emu.service, model.name).images == before.images
+    unlocked = run_cli("force-unlock", str(spec), lock_id[1], cwd=tmp_path, env=emu.env())
+    assert unlocked.returncode == 0, unlocked.stderr
+    applied = run_cli(*folder, cwd=tmp_path, env=emu.env())
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    _converged(emu, model, spec)

@@ -368,7 +368,7 @@ def _failed(run: PlanRun) -> bool:
 
 
 def _apply_one(item: SpecPlan, options: RunOptions, out_lock: threading.Lock) -> PlanRun:
-    from cvspec.commands.apply import RunOptions, run_plan
+    from cvspec.commands.apply import RunOptions
     from cvspec.progress import Reporter
 
     assert item.plan is not None and item.service is not None
@@ -382,7 +382,7 @@ def _apply_one(item: SpecPlan, options: RunOptions, out_lock: threading.Lock) ->
             reporter(event, **fields)
 
     wants = RunOptions(report_out=options.report_out)
-    run = run_plan(item.plan, item.service, item.base_dir, emit, options.parallelism, wants)
+    run = _locked_run(item, emit, options, wants)
     with out_lock:
         if not options.as_json:
             click.echo(f"=== {item.label}: applying")
@@ -390,6 +390,36 @@ def _apply_one(item: SpecPlan, options: RunOptions, out_lock: threading.Lock) ->
         for failure in _run_failures(run):
             click.echo(f"{item.label}: {failure}", err=True)
     return run
+
+
+def _locked_run(
+    item: SpecPlan, emit: Callable[..., None], options: RunOptions, wants: RunOptions
+) -> PlanRun:
+    """Run one spec's plan holding its project's lock, as `apply SPEC` does
+    (docs/concurrency.md): the plan was made before the lock was taken, so it is checked
+    against the live project again under the lock, and refused when another run changed
+    the project meanwhile."""
+    from cvspec.commands.apply import PlanRun, run_plan
+    from cvspec.commands.common import live_state
+    from cvspec.planfile import check_fresh
+
+    assert item.plan is not None and item.service is not None
+    try:
+        with options.hold(item.service, item.plan.project_name) as lock:
+            lock.owner = item.plan.owner
+            if item.plan.live_fingerprint:
+                check_fresh(item.plan, live_state(item.service, item.plan.project_name))
+            return run_plan(
+                item.plan,
+                item.service,
+                item.base_dir,
+                emit,
+                options.parallelism,
+                wants,
+                lock.checkpoint,
+            )
+    except CvspecError as exc:
+        return PlanRun(error=exc)
 
 
 def _run_failures(run: PlanRun) -> list[str]:
