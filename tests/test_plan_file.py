@@ -86,3 +86,18 @@ def test_a_plan_made_against_nothing_is_stale_once_the_project_exists() -> None:
     plan = diff(desired(), LiveState(DOMAINS, None))
     with pytest.raises(StalePlanError, match="project id: none -> pid"):
         check_fresh(plan, live())
+
+
+def test_a_count_preserving_retag_makes_a_saved_plan_stale(tmp_path: Path) -> None:
+    """Two images swap tags: every count of the summary stays, the fingerprint does not."""
+    path = tmp_path / "plan.json"
+    save_plan(diff(desired(), live()), path)
+    plan = load_plan(path)
+    swapped = live(images=(replace(IMAGES[0], tags=("b",)), replace(IMAGES[1], tags=("a",))))
+    with pytest.raises(StalePlanError) as stale:
+        check_fresh(plan, swapped)
+    assert str(stale.value) == (
+        "Saved plan is stale: the project 'p' changed after the plan was made (images, tags "
+        "or iterations were modified). Run `cvspec plan` again."
+    )
+    check_fresh(plan, live())
