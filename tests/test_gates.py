@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 
 from cvspec import ops
-from cvspec.gates import Evaluation, GateFailure, Metrics, check_gates, evaluation_from_sdk
+from cvspec.gates import (
+    Evaluation,
+    GateFailure,
+    Metrics,
+    check_gates,
+    evaluation_from_sdk,
+    table,
+)
 from tests.apply_support import Emulator, SpecModel, emulator, snapshot
 from tests.helpers import run_cli
 
@@ -92,6 +99,26 @@ def test_no_regression_at_exactly_the_tolerance_passes_and_beyond_it_fails(metri
     assert failure.describe() == f"no_regression.{metric}: 0.500 < 0.500"
 
 
+def test_no_regression_forgives_float_rounding_below_one_billionth() -> None:
+    gates = ops.Gates(no_regression=True, regression_tolerance=0.0)
+    old = _evaluation((0.5, 0.5, 0.5))
+    assert check_gates(gates, _evaluation((0.5 - 1e-9, 0.5, 0.5)), old) == []
+    assert [f.gate for f in check_gates(gates, _evaluation((0.5 - 2e-9, 0.5, 0.5)), old)] == [
+        "no_regression.precision"
+    ]
+
+
+def test_the_evaluation_table_aligns_its_columns_under_their_headers() -> None:
+    evaluation = _evaluation((0.5, 0.25, 0.75), a=(1.0, 0.5, 0.8), longer_tag=(0.0, 0.0, 0.0))
+    assert table(evaluation) == [
+        "Evaluation of cvspec-new at threshold 0.5:",
+        "tag         precision  recall      AP",
+        "a              100.0%   50.0%   80.0%",
+        "longer_tag       0.0%    0.0%    0.0%",
+        "overall         50.0%   25.0%   75.0%",
+    ]
+
+
 def test_no_regression_without_the_flag_or_a_baseline_checks_nothing() -> None:
     old = _evaluation((0.9, 0.9, 0.9))
     worse = _evaluation((0.1, 0.1, 0.1))
@@ -135,7 +162,7 @@ class _Perf:
 def test_an_sdk_evaluation_is_sorted_by_tag_and_missing_figures_are_zero() -> None:
     perf = _Perf(
         0.5,
-        None,
+        0.75,
         0.25,
         per_tag_performance=[_Perf(1.0, 0.5, None, name="dog"), _Perf(None, 1.0, 0.5, name="cat")],
     )
@@ -143,7 +170,7 @@ def test_an_sdk_evaluation_is_sorted_by_tag_and_missing_figures_are_zero() -> No
     assert evaluation == Evaluation(
         "it",
         0.4,
-        Metrics(0.5, 0.0, 0.25),
+        Metrics(0.5, 0.75, 0.25),
         (("cat", Metrics(0.0, 1.0, 0.5)), ("dog", Metrics(1.0, 0.5, 0.0))),
     )
     assert evaluation.tag("dog") == Metrics(1.0, 0.5, 0.0) and evaluation.tag("cow") is None
