@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +255,33 @@ def test_the_codec_turns_ints_into_floats_and_checks_fixed_tuples() -> None:
     with pytest.raises(TypeError, match="cannot decode"):
         decode(bytes, b"")
     assert encode({1: (ops.Reason.MISSING, [GATES])})["1"][0] == "missing"
+
+
+def test_a_stale_plan_lists_every_count_that_changed() -> None:
+    plan = diff(desired(), live())
+    with pytest.raises(StalePlanError, match=r"\(images: 2 -> 1; managed images: 2 -> 1\)"):
+        check_fresh(plan, live(images=IMAGES[:1]))
+    without_counts = replace(plan, live_summary=None)  # still stale, said in general terms
+    with pytest.raises(StalePlanError, match=r"\(images, tags or iterations were modified\)"):
+        check_fresh(without_counts, live(images=IMAGES[:1]))
+
+
+def test_a_plan_without_a_spec_records_no_spec_path(tmp_path: Path) -> None:
+    doc = json.loads(_saved(tmp_path).read_text())
+    assert doc["spec_from_plan"] == "" and doc["plan"]["spec_path"] == ""
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """A dataclass no plan holds: its field types are read on first use."""
+
+    name: str
+    weight: float = 0.0
+    parts: tuple[str, ...] = ()
+
+
+def test_any_dataclass_decodes_from_its_type_hints() -> None:
+    assert decode(_Fresh, {"name": "a", "weight": 2, "parts": ["x"]}) == _Fresh("a", 2.0, ("x",))
+    assert decode(_Fresh, encode(_Fresh("b"))) == _Fresh("b")
+    with pytest.raises(ValueError, match=r"^_Fresh: unknown field\(s\) a, b$"):
+        decode(_Fresh, {"name": "a", "b": 1, "a": 2})

@@ -63,6 +63,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
             "tests/spec/test_spec_escape.py",
             "tests/spec/test_spec_hashcache.py",
             "tests/spec/test_spec_locations.py",
+            "tests/spec/test_spec_corpus.py",
         ),
     ),
     "diff_iterations": (
@@ -83,13 +84,14 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "sdk": (
         "cvspec/sdk.py",
-        ("tests/test_faults_sdk.py", "tests/test_retry_after.py"),
+        ("tests/test_sdk_policy.py", "tests/test_retry_after.py", "tests/test_faults_sdk.py"),
     ),
     "checks": (
         "cvspec/spec/checks.py",
         (
             "tests/spec/test_spec_sources.py",
             "tests/spec/test_spec_locations.py",
+            "tests/spec/test_spec_corpus.py",
             "tests/test_service_limits.py",
         ),
     ),
@@ -241,6 +243,16 @@ def _scratch_copy(
     (work / "pyproject.toml").write_text(text + config, encoding="utf-8")
 
 
+# Prints {mutant name: its diff} for the names read from stdin, in one process (mutmut's own
+# `mutmut show NAME` costs a start of Python per survivor).
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+names = json.load(sys.stdin)
+print(json.dumps({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in names}))
+"""
+
+
 def _collect(name: str, work: Path, env: dict[str, str]) -> ModuleResult:
     source, tests = MODULES[name]
     result = ModuleResult(name, source, list(tests))
@@ -253,6 +265,7 @@ def _collect(name: str, work: Path, env: dict[str, str]) -> ModuleResult:
         check=True,
     ).stdout
     prefix = source.removesuffix(".py").replace("/", ".") + "."
+    open_names: dict[str, str] = {}
     for line in listed.splitlines():
         mutant, _, status = line.strip().rpartition(": ")
         if not mutant.startswith(prefix):
@@ -262,14 +275,22 @@ def _collect(name: str, work: Path, env: dict[str, str]) -> ModuleResult:
         if status in KILLED:
             result.killed += 1
         else:
-            shown = subprocess.run(
-                [sys.executable, "-m", "mutmut", "show", mutant],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-            ).stdout
-            result.survivors.append(Survivor(mutant, status, _changed_lines(shown)))
+            open_names[mutant] = status
+    diffs = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", _DIFFS],
+            cwd=work,
+            env=env,
+            input=json.dumps(list(open_names)),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    result.survivors = [
+        Survivor(mutant, status, _changed_lines(diffs[mutant]))
+        for mutant, status in open_names.items()
+    ]
     return result
 
 
