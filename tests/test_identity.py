@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -95,7 +96,8 @@ def test_a_damaged_value_loses_only_its_own_records() -> None:
     pairs = _pairs(9)
     metadata = encode_manifest(pairs)
     last_id, last_sha = sorted(pairs)[-1]  # alone in the second value
-    cut = {**metadata, "cvspec.m1": metadata["cvspec.m1"][:-4]}  # its record cut short
+    short = base64.urlsafe_b64decode(metadata["cvspec.m1"])[:-1]  # its record, a byte short
+    cut = {**metadata, "cvspec.m1": base64.urlsafe_b64encode(short).decode()}
     assert decode_identity(last_id, cut) is None
     assert last_id not in manifest_entries(cut)
     assert len(manifest_entries(cut)) == 8
@@ -139,3 +141,5 @@ def test_a_gate_failure_is_recorded_in_the_name_and_read_back() -> None:
     assert failed_gates(failed) == key
     assert failed_gates("cvspec-abc123") is None
     assert failed_gates("Iteration 1-failed-x") is None  # not cvspec's
+    twice = "cvspec-abc123-failed-x-failed-y"  # only the first record counts
+    assert base_iteration_name(twice) == "cvspec-abc123" and failed_gates(twice) == "x-failed-y"

@@ -1,7 +1,8 @@
 """A folder next to the spec's, whose name starts with the spec folder's name
 (`../project-private/` beside `project/`), is outside the spec's directory: every way of
 reaching it is refused (a manifest row, the manifest itself, a symlinked file or folder),
-and `allow_outside: true` lets it in."""
+and `allow_outside: true` lets it in. Then what else a source can get wrong: manifest rows
+that are not files, an empty manifest, excluded rows, and the tags of refused files."""
 
 from __future__ import annotations
 
@@ -50,8 +51,10 @@ def test_a_manifest_in_a_sibling_with_the_same_prefix_is_refused(
 ) -> None:
     (private / "labels.csv").write_text("path,tags\nsecret.png,cat\n")
     spec = MULTILABEL.replace("images: [", f"images: [{{manifest: ../{private.name}/labels.csv}}, ")
-    (problem,) = _problems(write_spec, spec)
-    assert "'../project-private/labels.csv' leaves the spec's directory" in problem
+    assert _problems(write_spec, spec) == [
+        "spec.yaml:4:21: images[0].manifest: '../project-private/labels.csv' leaves the "
+        f"spec's directory; {HINT}"
+    ]
 
 
 def test_a_symlinked_file_into_a_sibling_with_the_same_prefix_is_refused(
@@ -80,3 +83,143 @@ def test_allow_outside_lets_the_sibling_in(
     spec = MULTILABEL.replace("images: [", "images: [{manifest: labels.csv}, ")
     images = load_and_validate(write_spec("allow_outside: true\n" + spec)).images
     assert len(images) == 11
+
+
+def test_manifest_rows_that_are_not_files_are_named_with_their_line(
+    write_spec: WriteSpec, project: Path
+) -> None:
+    (project / "gone.png").symlink_to(project / "nowhere.png")
+    (project / "labels.csv").write_text(
+        "path,tags\nimages/cat/0.png,cat\nmissing.png,cat\nimages,cat\ngone.png,cat\n"
+    )
+    spec = MULTILABEL.replace("images: [", "images: [{manifest: labels.csv}, ")
+    assert _problems(write_spec, spec) == [
+        "labels.csv:3: missing.png: file not found",
+        "labels.csv:4: images: not a file",
+        "labels.csv:5: gone.png: broken symlink",
+    ]
+
+
+def test_an_empty_manifest_and_excluded_rows(write_spec: WriteSpec, project: Path) -> None:
+    (project / "empty.csv").write_text("path,tags\n")
+    spec = MULTILABEL.replace("images: [", "images: [{manifest: empty.csv}, ")
+    assert _problems(write_spec, spec) == [
+        "spec.yaml:4:21: images[0].manifest: manifest 'empty.csv' lists no images"
+    ]
+    (project / "some.csv").write_text(
+        "path,tags\nimages/cat/0.png,indoor\nimages/dog/0.png,indoor\n"
+    )
+    spec = MULTILABEL.replace(
+        "images: [", 'images: [{manifest: some.csv, exclude: ["images/dog/*"]}, '
+    ).replace(
+        "tags: [{name: cat}, {name: dog}]", "tags: [{name: cat}, {name: dog}, {name: indoor}]"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_and_validate(write_spec(spec))
+    assert raised.value.problems == [
+        "spec.yaml:3:41: tags[2].name: tag 'indoor' has 1 image; training needs at least 5 per tag"
+    ]
+
+
+def test_the_tags_of_refused_files_are_not_also_reported_short(
+    write_spec: WriteSpec, project: Path, private: Path
+) -> None:
+    for n in range(5):
+        write_image(private / "bird" / f"{n}.png")
+    (project / "images" / "bird").symlink_to(private / "bird")
+    spec = BASIC_SPEC.replace("{name: dog}]", "{name: dog}, {name: bird}]")
+    (problem,) = _problems(write_spec, spec)  # no "tag 'bird' has 0 images" as well
+    assert problem.startswith("images/bird: symlinked folder leads outside")
+
+
+def test_a_symlinked_manifest_leading_outside_is_refused(
+    write_spec: WriteSpec, project: Path, private: Path
+) -> None:
+    (private / "labels.csv").write_text("path,tags\nimages/cat/0.png,cat\n")
+    (project / "labels.csv").symlink_to(private / "labels.csv")
+    spec = MULTILABEL.replace("images: [", "images: [{manifest: labels.csv}, ")
+    assert _problems(write_spec, spec) == [
+        f"spec.yaml:4:21: images[0].manifest: 'labels.csv' leaves the spec's directory; {HINT}"
+    ]
+
+
+def test_two_sources_with_only_refused_files_are_each_reported_once(
+    write_spec: WriteSpec, project: Path, private: Path
+) -> None:
+    (project / "images" / "cat" / "link.png").symlink_to(private / "secret.png")
+    write_image(private / "other.png")
+    (project / "extra").mkdir()
+    (project / "extra" / "link.png").symlink_to(private / "other.png")
+    spec = MULTILABEL.replace("images: [", 'images: [{path: "extra/*.png", tags: [cat]}, ')
+    problems = _problems(write_spec, spec)  # and no "matches no files" for extra/*.png
+    assert [p.split(":")[0] for p in problems] == ["extra/link.png", "images/cat/link.png"]
+    assert all("leads outside the spec's directory" in p for p in problems)
+
+
+@pytest.mark.parametrize("pattern", ["..", "../*.png"])
+def test_a_pattern_that_leaves_is_refused_before_globbing(
+    write_spec: WriteSpec, pattern: str
+) -> None:
+    spec = MULTILABEL.replace("images: [", f'images: [{{path: "{pattern}", tags: [cat]}}, ')
+    assert _problems(write_spec, spec) == [
+        f"spec.yaml:4:17: images[0].path: {pattern!r} leaves the spec's directory; {HINT}"
+    ]
+
+
+def test_an_absolute_pattern_is_refused_unless_allowed_then_globbed_from_the_root(
+    write_spec: WriteSpec, private: Path
+) -> None:
+    pattern = f"{private}/*.png"
+    spec = MULTILABEL.replace("images: [", f'images: [{{path: "{pattern}", tags: [cat]}}, ')
+    assert _problems(write_spec, spec) == [
+        f"spec.yaml:4:17: images[0].path: {pattern!r} leaves the spec's directory; {HINT}"
+    ]
+    images = load_and_validate(write_spec("allow_outside: true\n" + spec)).images
+    assert [i.tags for i in images if i.path is not None and i.path.parent == private] == [("cat",)]
+
+
+def test_a_folder_or_broken_link_matched_by_a_glob_is_skipped_and_its_tag_counted_short(
+    write_spec: WriteSpec, project: Path
+) -> None:
+    (project / "images" / "cat" / "0.png").unlink()
+    (project / "images" / "cat" / "folder.png").mkdir()
+    (project / "images" / "cat" / "gone.png").symlink_to(project / "nowhere.png")
+    assert _problems(write_spec, BASIC_SPEC) == [
+        "images/cat/gone.png: broken symlink",
+        "spec.yaml:3:15: tags[0].name: tag 'cat' has 4 images; training needs at least 5 per tag",
+    ]
+
+
+def test_urls_after_files_and_undeclared_tags_of_every_kind_of_source(
+    write_spec: WriteSpec, project: Path
+) -> None:
+    spec = MULTILABEL.replace(
+        "images: [", 'images: [{urls: ["https://example.com/a.jpg"], tags: [cat]}, '
+    )
+    assert len(load_and_validate(write_spec(spec)).images) == 11  # the 10 files, then the URL
+    (project / "labels.csv").write_text("path,tags\nimages/cat/0.png,bird\n")
+    spec = MULTILABEL.replace("images: [", "images: [{manifest: labels.csv}, ")
+    assert _problems(write_spec, spec) == [
+        "spec.yaml:4:21: images[0].manifest: tag 'bird' is not in tags"
+    ]
+
+
+def test_a_manifest_the_csv_reader_refuses_is_named_with_the_reason(
+    write_spec: WriteSpec, project: Path
+) -> None:
+    (project / "labels.csv").write_text("path,tags\n" + "x" * 200_000 + ",cat\n")
+    spec = MULTILABEL.replace("images: [", "images: [{manifest: labels.csv}, ")
+    (problem,) = _problems(write_spec, spec)
+    assert problem == (
+        "spec.yaml:4:21: images[0].manifest: cannot read manifest 'labels.csv': "
+        "field larger than field limit (131072)"
+    )
+
+
+def test_a_spec_folder_whose_name_ends_with_a_space_is_still_inside(project: Path) -> None:
+    folder = project / "trailing "
+    for tag in ("cat", "dog"):
+        for n in range(5):
+            write_image(folder / "images" / tag / f"{n}.png")
+    (folder / "spec.yaml").write_text(BASIC_SPEC)
+    assert len(load_and_validate(folder / "spec.yaml").images) == 10
