@@ -271,17 +271,34 @@ def test_a_plan_without_a_spec_records_no_spec_path(tmp_path: Path) -> None:
     assert doc["spec_from_plan"] == "" and doc["plan"]["spec_path"] == ""
 
 
-@dataclass(frozen=True)
-class _Fresh:
-    """A dataclass no plan holds: its field types are read on first use."""
-
-    name: str
-    weight: float = 0.0
-    parts: tuple[str, ...] = ()
-
-
 def test_any_dataclass_decodes_from_its_type_hints() -> None:
+    @dataclass(frozen=True)
+    class _Fresh:
+        """A new class on every run: its field types are read on first use."""
+
+        name: str
+        weight: float = 0.0
+        parts: tuple[str, ...] = ()
+
     assert decode(_Fresh, {"name": "a", "weight": 2, "parts": ["x"]}) == _Fresh("a", 2.0, ("x",))
     assert decode(_Fresh, encode(_Fresh("b"))) == _Fresh("b")
     with pytest.raises(ValueError, match=r"^_Fresh: unknown field\(s\) a, b$"):
         decode(_Fresh, {"name": "a", "b": 1, "a": 2})
+
+
+def test_a_plan_that_does_not_record_where_its_spec_is_from_itself_says_less(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _saved(tmp_path, spec_path="specs/x.yaml")
+    doc = json.loads(path.read_text())
+    doc["spec_from_plan"] = ""  # as a plan saved without the plan-relative path
+    text = json.dumps([doc["plan"], ""], sort_keys=True, separators=(",", ":"))
+    doc["checksum"] = hashlib.sha256(text.encode()).hexdigest()
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError) as missing:
+        saved_spec(path, load_plan(path))
+    assert str(missing.value) == (
+        f"{path}: the spec the plan was made from is not at specs/x.yaml (relative to the "
+        "current directory); apply from the checkout folder the plan was made in"
+    )

@@ -51,6 +51,21 @@ def test_acquire_returns_the_seconds_waited_and_the_limiter_sums_them() -> None:
     assert limiter.waited == 1.5
 
 
+def test_a_pause_arriving_during_a_wait_extends_it_and_both_waits_count() -> None:
+    clock = Clock()
+    limiter: RateLimiter
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 1:  # another caller got a 429 meanwhile
+            limiter.pause(0.5)
+
+    limiter = RateLimiter(1, margin=0.0, clock=clock.time, sleep=sleep)
+    limiter.acquire()
+    assert limiter.acquire() == 1.5 and clock.sleeps == [1.0, 0.5]
+    assert limiter.waited == 1.5
+
+
 def test_the_safety_margin_lengthens_the_window() -> None:
     clock = Clock()
     limiter = RateLimiter(4, clock=clock.time, sleep=clock.sleep)
@@ -67,7 +82,7 @@ def test_a_fractional_rate_takes_whole_slots_over_a_longer_or_shorter_window(
     rate: float, slots: int, window: float
 ) -> None:
     limiter, clock = _limiter(rate)
-    assert (limiter.slots, limiter.window) == (slots, window)
+    assert (limiter.rate, limiter.slots, limiter.window) == (rate, slots, window)
     starts = _starts(limiter, clock, slots + 1)
     assert starts[:slots] == [0.0] * slots and starts[slots] == window
 

@@ -28,6 +28,7 @@ killed (the mutant hung the tests); "no tests" and "suspicious" count as survivo
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import shutil
@@ -238,6 +239,7 @@ def _scratch_copy(
         f"pytest_add_cli_args_test_selection = {json.dumps(list(tests))}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
         "use_git_change_detection = false\n"
+        "timeout_multiplier = 6.0\n"  # a hung mutant stops after 12x its tests' time (+12 s)
     )
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     (work / "pyproject.toml").write_text(text + config, encoding="utf-8")
@@ -349,14 +351,21 @@ def _save_results(results: dict[str, ModuleResult]) -> None:
 
 
 def render(results: dict[str, ModuleResult]) -> str:
+    try:
+        tool = f"mutmut {importlib.metadata.version('mutmut')}"
+    except importlib.metadata.PackageNotFoundError:
+        tool = "mutmut"
     lines = [
         "# Mutation score of the reconciler's core",
         "",
-        "Written by `python tools/mutation.py` (mutmut, one worker, under `nice`; see",
+        f"Written by `python tools/mutation.py MODULE` ({tool}, one worker, under `nice`; see",
         "[testing.md](testing.md#mutation-testing)). A mutant is one small change to the code",
         "(`<` for `<=`, a constant, a dropped call); it is *killed* when a test fails on it.",
-        "Score = killed / (mutants - equivalent); *before* is the module's first run, before",
-        "the tests written against its survivors.",
+        "Score = killed / (mutants - equivalent). *Before* is the same mutants against the",
+        "module's test files as `main` had them before this report (`--before REF`), with no",
+        "mutant counted as equivalent.",
+        "",
+        "Run time is one module's run on a 2-core machine shared with other work.",
         "",
         "| module | tests | mutants | killed | equivalent | open survivors | score | before |"
         " run time |",
