@@ -69,11 +69,11 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "diff_iterations": (
         "cvspec/diff_iterations.py",
-        ("tests/test_diff.py", "tests/test_renames_replace.py", "tests/test_summary.py"),
+        ("tests/test_diff.py", "tests/test_diff_iterations.py", "tests/test_renames_replace.py"),
     ),
     "diff": (
         "cvspec/diff.py",
-        ("tests/test_diff.py", "tests/test_renames_replace.py", "tests/test_summary.py"),
+        ("tests/test_diff.py", "tests/test_renames_replace.py"),
     ),
     "ops": (
         "cvspec/ops.py",
@@ -99,6 +99,12 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "rules": ("cvspec/rules.py", ("tests/test_training_rules.py", "tests/test_service_limits.py")),
     "settings_diff": ("cvspec/settings_diff.py", ("tests/test_diff.py",)),
 }
+
+# extra pytest arguments per module: the diff's files also hold CLI tests that start an
+# emulator (seconds each), which mutants of the pure diff would run again and again
+PYTEST_ARGS: dict[str, tuple[str, ...]] = dict.fromkeys(
+    ("identity", "diff_iterations", "diff", "ops", "plan"), ("-k", "not cli")
+)
 
 # what the tests read besides cvspec/ and tests/ (mutmut copies tests/ and pyproject.toml)
 ALSO_COPY = ("specs", "docs", "README.md")
@@ -193,7 +199,7 @@ def run_module(
     if not keep and work.exists():
         shutil.rmtree(work)
     if not work.exists():
-        _scratch_copy(work, source, tests, tests_from)
+        _scratch_copy(work, source, tests, tests_from, PYTEST_ARGS.get(name, ()))
     command = ["nice", "-n", str(niceness), sys.executable, "-m", "mutmut", "run"]
     command += ["--max-children", str(max_children)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -211,7 +217,11 @@ def run_module(
 
 
 def _scratch_copy(
-    work: Path, source: str, tests: tuple[str, ...], tests_from: str | None = None
+    work: Path,
+    source: str,
+    tests: tuple[str, ...],
+    tests_from: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> None:
     """The tree mutmut runs in; with `tests_from`, tests/ as git has it at that ref."""
     work.mkdir(parents=True)
@@ -237,7 +247,7 @@ def _scratch_copy(
         f"only_mutate = [{json.dumps(source)}]\n"
         f"also_copy = {json.dumps(list(ALSO_COPY))}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(list(tests))}\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
+        f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', *extra])}\n"
         "use_git_change_detection = false\n"
         "timeout_multiplier = 6.0\n"  # a hung mutant stops after 12x its tests' time (+12 s)
     )
