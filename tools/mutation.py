@@ -77,11 +77,11 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "ops": (
         "cvspec/ops.py",
-        ("tests/test_diff.py", "tests/test_plan_file.py", "tests/test_summary.py"),
+        ("tests/test_plan_model.py", "tests/test_diff.py", "tests/test_render.py"),
     ),
     "plan": (
         "cvspec/plan.py",
-        ("tests/test_diff.py", "tests/test_plan_file.py", "tests/test_summary.py"),
+        ("tests/test_plan_model.py", "tests/test_diff.py", "tests/test_render.py"),
     ),
     "sdk": (
         "cvspec/sdk.py",
