@@ -146,13 +146,15 @@ def test_a_symlinked_manifest_leading_outside_is_refused(
 def test_two_sources_with_only_refused_files_are_each_reported_once(
     write_spec: WriteSpec, project: Path, private: Path
 ) -> None:
-    (project / "images" / "cat" / "link.png").symlink_to(private / "secret.png")
     write_image(private / "other.png")
-    (project / "extra").mkdir()
-    (project / "extra" / "link.png").symlink_to(private / "other.png")
-    spec = MULTILABEL.replace("images: [", 'images: [{path: "extra/*.png", tags: [cat]}, ')
-    problems = _problems(write_spec, spec)  # and no "matches no files" for extra/*.png
-    assert [p.split(":")[0] for p in problems] == ["extra/link.png", "images/cat/link.png"]
+    for folder, target in (("extra", "secret.png"), ("more", "other.png")):
+        (project / folder).mkdir()
+        (project / folder / "link.png").symlink_to(private / target)
+    spec = MULTILABEL.replace(
+        "images: [", 'images: [{path: "extra/*.png", tags: [cat]}, {path: "more/*.png"}, '
+    )
+    problems = _problems(write_spec, spec)  # and no "matches no files" for either
+    assert [p.split(":")[0] for p in problems] == ["extra/link.png", "more/link.png"]
     assert all("leads outside the spec's directory" in p for p in problems)
 
 
@@ -194,14 +196,38 @@ def test_urls_after_files_and_undeclared_tags_of_every_kind_of_source(
     write_spec: WriteSpec, project: Path
 ) -> None:
     spec = MULTILABEL.replace(
-        "images: [", 'images: [{urls: ["https://example.com/a.jpg"], tags: [cat]}, '
+        '"images/{tag}/*.png"}]', '"images/{tag}/*.png"}, {urls: ["https://example.com/a.jpg"]}]'
     )
+    assert spec != MULTILABEL
     assert len(load_and_validate(write_spec(spec)).images) == 11  # the 10 files, then the URL
     (project / "labels.csv").write_text("path,tags\nimages/cat/0.png,bird\n")
     spec = MULTILABEL.replace("images: [", "images: [{manifest: labels.csv}, ")
     assert _problems(write_spec, spec) == [
         "spec.yaml:4:21: images[0].manifest: tag 'bird' is not in tags"
     ]
+    spec = MULTILABEL.replace(
+        "images: [", 'images: [{urls: ["https://example.com/b.jpg"], tags: [bird]}, '
+    )
+    assert _problems(write_spec, spec) == [
+        "spec.yaml:4:55: images[0].tags[0]: tag 'bird' is not in tags"
+    ]
+
+
+def test_manifest_exclusions_are_relative_to_the_spec_folder_not_the_current_one(
+    project: Path,
+) -> None:
+    sub = project / "sub"
+    for tag in ("cat", "dog"):
+        for n in range(5):
+            write_image(sub / "images" / tag / f"{n}.png")
+    write_image(sub / "images" / "dog" / "extra.png")
+    (sub / "labels.csv").write_text("path,tags\nimages/dog/extra.png,cat\n")
+    spec = BASIC_SPEC.replace(
+        "images: [", 'images: [{manifest: labels.csv, exclude: ["images/dog/*"]}, '
+    )
+    (sub / "spec.yaml").write_text(spec)
+    images = load_and_validate(sub / "spec.yaml").images  # from project/, not sub/
+    assert len(images) == 11 and all(i.tags != ("cat", "dog") for i in images)
 
 
 def test_a_manifest_the_csv_reader_refuses_is_named_with_the_reason(
@@ -220,6 +246,10 @@ def test_a_spec_folder_whose_name_ends_with_a_space_is_still_inside(project: Pat
     folder = project / "trailing "
     for tag in ("cat", "dog"):
         for n in range(5):
-            write_image(folder / "images" / tag / f"{n}.png")
-    (folder / "spec.yaml").write_text(BASIC_SPEC)
+            write_image(folder / f"{tag}{n}.png")
+    spec = BASIC_SPEC.replace(
+        'images: [{path: "images/{tag}/*.png"}]',
+        'images: [{path: "cat*.png", tags: [cat]}, {path: "dog*.png", tags: [dog]}]',
+    )
+    (folder / "spec.yaml").write_text(spec)
     assert len(load_and_validate(folder / "spec.yaml").images) == 10
