@@ -17,7 +17,7 @@ from cvspec.identity import failed_iteration_name, gates_key
 from cvspec.live import LiveIteration
 from cvspec.marker import TrainingMarker, with_marker
 from cvspec.plan import Drift, DriftKind
-from tests.test_diff import FP1, PROJECT, RID, RID2, TRAINED, desired, live
+from tests.test_diff import FP1, PROJECT, RID, RID2, TRAINED, desired, image, live
 
 R = ops.Reason
 MARKER = TrainingMarker("cvspec-fp2", "2026-01-05")
@@ -252,3 +252,73 @@ def test_iterations_published_outside_the_spec_are_drift() -> None:
     assert not [d for d in plan.drift if d.kind is DriftKind.MANUAL_PUBLISH]
     (manual,) = [d for d in plan.drift if d.kind is DriftKind.MANUAL_ITERATION]
     assert manual.detail == "was not trained by cvspec (Completed); kept"
+
+
+def test_the_train_operation_carries_the_spec_training_settings() -> None:
+    training = replace(
+        desired().training,
+        training_type="Advanced",
+        budget_hours=3,
+        notification_email="team@example.com",
+        force=True,
+        threshold=0.7,
+    )
+    old = it(1, "cvspec-old")
+    (train,) = diff(desired(training=training, publish=None), live(iterations=(old,))).of_type(
+        ops.Train
+    )
+    assert train == ops.Train(
+        reason="the images, tags or training settings changed since iteration 'cvspec-old'",
+        reason_code=R.DATASET_CHANGED,
+        iteration_name=FP1,
+        training_type="Advanced",
+        budget_hours=3,
+        notification_email="team@example.com",
+        force=True,
+        wait_only=False,
+        previous_iteration="cvspec-old",
+        threshold=0.7,
+        selected_tags=("a", "b"),
+        adopt_candidate="cvspec-old",
+    )
+
+
+def test_with_dataset_changes_no_iteration_is_announced_for_adoption() -> None:
+    old = it(1, "cvspec-old")
+    (train,) = diff(
+        desired(images=(*desired().images, image(3, "a")), publish=None), live(iterations=(old,))
+    ).of_type(ops.Train)
+    assert train.adopt_candidate == ""
+
+
+def test_a_marker_is_not_cleared_on_its_own_when_the_description_is_updated_anyway() -> None:
+    project = replace(PROJECT, description="old", training_marker=MARKER)
+    plan = diff(desired(description="new", publish=None), live(project=project))
+    (update,) = plan.of_type(ops.UpdateProject)
+    assert update.reason_code is R.SETTINGS_DIFFER
+
+
+def test_retention_never_deletes_the_spec_iteration_that_failed_its_gates() -> None:
+    gates = ops.Gates(min_precision=0.9)
+    holder = it(1, "cvspec-old", publish_name="prod", prediction_resource_id=RID)
+    failed = it(2, failed_iteration_name(FP1, gates_key(gates)))
+    want = desired(publish=replace(desired().publish, gates=gates, keep=1))
+    assert not diff(want, live(iterations=(holder, failed))).of_type(ops.DeleteIteration)
+
+
+def test_the_iteration_limit_never_deletes_the_spec_iteration_being_trained_again() -> None:
+    failed = it(1, FP1, "Failed")  # the oldest: trained again, under the same name
+    others = tuple(it(n, f"cvspec-{n:02d}") for n in range(2, ITERATION_LIMIT + 1))
+    plan = diff(desired(publish=None), live(iterations=(failed, *others)))
+    assert [d.iteration_id for d in plan.of_type(ops.DeleteIteration)] == ["it2"]
+
+
+def test_without_training_retention_and_the_limit_count_no_new_iteration() -> None:
+    served = replace(TRAINED, created="2026-01-09")
+    olds = (it(2, "cvspec-a"), it(3, "cvspec-b"))
+    want = desired(publish=replace(desired().publish, keep=2))
+    plan = diff(want, live(iterations=(served, *olds)))
+    assert not plan.of_type(ops.Train)
+    assert [d.iteration_id for d in plan.of_type(ops.DeleteIteration)] == ["it2"]
+    full = tuple(it(n, f"Iteration {n}") for n in range(2, ITERATION_LIMIT + 1))
+    assert not diff(desired(), live(iterations=(served, *full))).of_type(ops.DeleteIteration)
