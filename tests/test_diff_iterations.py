@@ -322,3 +322,29 @@ def test_without_training_retention_and_the_limit_count_no_new_iteration() -> No
     assert [d.iteration_id for d in plan.of_type(ops.DeleteIteration)] == ["it2"]
     full = tuple(it(n, f"Iteration {n}") for n in range(2, ITERATION_LIMIT + 1))
     assert not diff(desired(), live(iterations=(served, *full))).of_type(ops.DeleteIteration)
+
+
+@pytest.mark.parametrize("status", ["Training", "Failed"])
+def test_no_adoption_is_announced_while_the_dataset_has_an_iteration(status: str) -> None:
+    olds = (it(1, "cvspec-old"), it(2, FP1, status))
+    (train,) = diff(desired(publish=None), live(iterations=olds)).of_type(ops.Train)
+    assert train.adopt_candidate == ""
+
+
+def test_publishing_without_a_prediction_resource_says_how_to_give_one() -> None:
+    with pytest.raises(PlanError) as refused:
+        diff(desired(publish=replace(desired().publish, prediction_resource_id=None)), live())
+    assert str(refused.value) == (
+        "publish.prediction_resource: no prediction resource id; set it in the spec or set "
+        "CVSPEC_PREDICTION_RESOURCE_ID"
+    )
+
+
+def test_retention_keeps_the_holder_whatever_the_order_of_iterations() -> None:
+    gates = ops.Gates(min_precision=0.9)
+    older = it(1, "cvspec-older")
+    holder = it(2, "cvspec-old", publish_name="prod", prediction_resource_id=RID)
+    failed = it(3, failed_iteration_name(FP1, gates_key(gates)))
+    want = desired(publish=replace(desired().publish, gates=gates, keep=1))
+    plan = diff(want, live(iterations=(older, holder, failed)))
+    assert [d.iteration_id for d in plan.of_type(ops.DeleteIteration)] == ["it1"]
