@@ -10,7 +10,7 @@ import pytest
 
 from cvspec import ops
 from cvspec.desired import DesiredTag
-from cvspec.diff import destroy_plan, diff
+from cvspec.diff import check_replace_consent, destroy_plan, diff
 from cvspec.errors import PlanError
 from cvspec.live import LiveImage, LiveState, LiveTag, fingerprint_live, summarize_live
 from cvspec.plan import Drift, DriftKind, Plan
@@ -195,7 +195,10 @@ def test_destroy_deletes_the_project_with_what_goes_with_it() -> None:
 
 
 def test_tag_updates_name_what_differs_and_renames_say_so() -> None:
-    tags = (DesiredTag("a", "new", "Negative"), DesiredTag("x", "why", "Regular", renamed_from="B"))
+    tags = (
+        DesiredTag("a", "new", "Negative"),
+        DesiredTag("x", "why", "Negative", renamed_from="B"),
+    )
     plan = diff(desired(tags=tags, images=(image(1, "a"), image(2, "x")), publish=None), live())
     assert plan.of_type(ops.UpdateTag) == [
         ops.UpdateTag(
@@ -207,12 +210,14 @@ def test_tag_updates_name_what_differs_and_renames_say_so() -> None:
             after={"description": "new", "type": "Negative"},
         ),
         ops.UpdateTag(
-            reason="the spec's tag 'x' is renamed_from 'b'; description differs from the spec",
+            reason=(
+                "the spec's tag 'x' is renamed_from 'b'; description, type differs from the spec"
+            ),
             reason_code=R.TAG_RENAMED,
             tag_id="tb",
             name="x",
-            before={"name": "b", "description": ""},
-            after={"name": "x", "description": "why"},
+            before={"name": "b", "description": "", "type": "Regular"},
+            after={"name": "x", "description": "why", "type": "Negative"},
         ),
     ]
 
@@ -379,3 +384,18 @@ def test_a_project_on_a_domain_the_service_no_longer_lists_is_updated_not_replac
     assert not plan.of_type(ops.DeleteProject)
     (update,) = plan.of_type(ops.UpdateProject)
     assert update.after == {"domain_id": GENERAL.id}
+
+
+def test_replacing_an_empty_project_needs_consent_and_names_no_losses() -> None:
+    empty = live(
+        project=replace(PROJECT, classification_type="Multilabel"), images=(), iterations=()
+    )
+    plan = diff(desired(publish=None, training=None), empty)
+    with pytest.raises(PlanError) as refused:
+        check_replace_consent(plan, consent=False)
+    assert str(refused.value) == (
+        "project 'p' must be replaced (classification type changes from Multilabel to "
+        "Multiclass, which the service cannot change in place). Run again with --replace to "
+        "allow it."
+    )
+    check_replace_consent(plan, consent=True)

@@ -73,7 +73,12 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "diff": (
         "cvspec/diff.py",
-        ("tests/test_diff.py", "tests/test_diff_operations.py", "tests/test_renames_replace.py"),
+        (
+            "tests/test_diff.py",
+            "tests/test_diff_operations.py",
+            "tests/test_diff_iterations.py",
+            "tests/test_renames_replace.py",
+        ),
     ),
     "ops": (
         "cvspec/ops.py",
