@@ -95,6 +95,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "checks": (
         "cvspec/spec/checks.py",
         (
+            "tests/spec/test_spec_checks.py",
             "tests/spec/test_spec_sources.py",
             "tests/spec/test_spec_locations.py",
             "tests/spec/test_spec_corpus.py",
