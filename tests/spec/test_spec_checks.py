@@ -4,6 +4,8 @@ before URLs, with their tags."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,21 +52,34 @@ def test_a_second_negative_tag_names_the_first(write_spec: WriteSpec) -> None:
     )
 
 
+def _against_hash_order(names: list[str], content: Callable[[str], bytes]) -> tuple[str, str]:
+    """Two names whose sorted order is the opposite of their contents' sha256 order (images
+    are resolved in hash order; the problems must still come in path order)."""
+    for first, second in itertools.combinations(sorted(names), 2):
+        if hashlib.sha256(content(first)).digest() > hashlib.sha256(content(second)).digest():
+            return first, second
+    raise AssertionError("no pair against the hash order")
+
+
 def test_multiclass_images_with_several_tags_are_listed_files_first_then_urls(
     write_spec: WriteSpec, project: Path
 ) -> None:
-    write_image(project / "extra" / "x.png")
-    (project / "labels.csv").write_text("path,tags\nextra/x.png,cat;dog\n")
+    files = {f"extra/x{n}.png": write_image(project / f"extra/x{n}.png") for n in range(6)}
+    f1, f2 = _against_hash_order(list(files), lambda name: files[name].read_bytes())
+    urls = [f"https://example.com/{n}.jpg" for n in range(6)]
+    u1, u2 = _against_hash_order(urls, str.encode)
+    (project / "labels.csv").write_text(f"path,tags\n{f2},cat;dog\n{f1},cat;dog\n")
     spec = BASIC_SPEC.replace(
         'images: [{path: "images/{tag}/*.png"}]',
         "images:\n"
-        '  - {urls: ["https://example.com/b.jpg", "https://example.com/a.jpg"], tags: [cat, dog]}\n'
+        f'  - {{urls: ["{u2}", "{u1}"], tags: [cat, dog]}}\n'
         '  - {path: "images/{tag}/*.png"}\n'
         "  - {manifest: labels.csv}\n",
     )
     two = "has 2 tags ('cat', 'dog'); a multiclass image has exactly one"
     assert _problems(write_spec, spec) == [
-        f"extra/x.png: {two}",
-        f"https://example.com/a.jpg: {two}",
-        f"https://example.com/b.jpg: {two}",
+        f"{f1}: {two}",
+        f"{f2}: {two}",
+        f"{u1}: {two}",
+        f"{u2}: {two}",
     ]
