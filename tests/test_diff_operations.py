@@ -12,12 +12,21 @@ from cvspec import ops
 from cvspec.desired import DesiredTag
 from cvspec.diff import check_replace_consent, destroy_plan, diff
 from cvspec.errors import PlanError
-from cvspec.live import LiveImage, LiveState, LiveTag, fingerprint_live, summarize_live
+from cvspec.identity import failed_iteration_name
+from cvspec.live import (
+    LiveImage,
+    LiveIteration,
+    LiveState,
+    LiveTag,
+    fingerprint_live,
+    summarize_live,
+)
 from cvspec.plan import Drift, DriftKind, Plan
 from tests.test_diff import (
     DETECTION,
     DOMAINS,
     FOOD,
+    FP1,
     GENERAL,
     IMAGES,
     PROJECT,
@@ -28,6 +37,7 @@ from tests.test_diff import (
     live,
     managed,
 )
+from tests.test_renames_replace import FP_C, renamed
 
 R = ops.Reason
 
@@ -399,3 +409,24 @@ def test_replacing_an_empty_project_needs_consent_and_names_no_losses() -> None:
         "allow it."
     )
     check_replace_consent(plan, consent=True)
+
+
+def test_a_tag_rename_renames_the_latest_iteration_of_the_old_dataset_only() -> None:
+    later = LiveIteration(
+        "it9", failed_iteration_name(FP1, "k1"), "Completed", "2026-01-09", "", ""
+    )
+    plan = diff(renamed(), live(iterations=(TRAINED, later)))
+    assert plan.of_type(ops.RenameIteration) == [
+        ops.RenameIteration(
+            reason="it was trained on the same images under the old tag names",
+            reason_code=R.TAG_RENAMED,
+            iteration_id="it9",
+            iteration_name=later.name,
+            new_name=failed_iteration_name(FP_C, "k1"),
+        )
+    ]
+    (publish,) = plan.of_type(ops.Publish)  # checked again with these gates, from 'prod'
+    assert (publish.recorded_failure, publish.from_iteration) == (
+        failed_iteration_name(FP_C, "k1"),
+        FP1,
+    )
