@@ -103,7 +103,10 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     "rules": ("cvspec/rules.py", ("tests/test_training_rules.py", "tests/test_service_limits.py")),
-    "settings_diff": ("cvspec/settings_diff.py", ("tests/test_diff.py",)),
+    "settings_diff": (
+        "cvspec/settings_diff.py",
+        ("tests/test_settings_diff.py", "tests/test_diff.py"),
+    ),
 }
 
 # extra pytest arguments per module: the diff's files also hold CLI tests that start an
