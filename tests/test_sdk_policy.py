@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import uuid
 from pathlib import Path
 
 import pytest
@@ -77,15 +78,16 @@ def test_the_retry_budget_ends_with_the_service_error(tmp_path: Path) -> None:
 
 
 def test_each_endpoint_and_api_has_its_own_policy() -> None:
-    training = sdk.policy_for("https://Host.example/", "training")
-    assert sdk.policy_for("https://host.example", "training") is training
-    assert sdk.policy_for("https://host.example", "prediction") is not training
-    assert sdk.policy_for("https://other.example", "training") is not training
+    host = f"https://{uuid.uuid4().hex}.example"  # policies live as long as the process
+    training = sdk.policy_for(host.upper() + "/", "training")
+    assert sdk.policy_for(host, "training") is training
+    assert sdk.policy_for(host, "prediction") is not training
+    assert sdk.policy_for(host + ".other", "training") is not training
     assert training.limiter.rate == sdk.DEFAULT_RATE
-    configured = sdk.configure("https://host.example", rate=3, retries=1)
+    configured = sdk.configure(host, rate=3, retries=1)
     assert configured is training and training.limiter.rate == 3 and training.retries == 1
     training.stats.count("x")
-    again = sdk.configure("https://host.example")
+    again = sdk.configure(host)
     assert again.limiter.rate == 3 and again.retries == 1 and again.stats.total_calls == 0
 
 
