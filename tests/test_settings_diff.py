@@ -21,7 +21,7 @@ def test_changes_come_in_the_desired_key_order_then_the_live_only_keys() -> None
     before = {"z": 1, "b": 1, "m": 1, "a": 1}
     after = {"b": 2, "a": 2}
     assert _paths(before, after) == ["b", "a", "z", "m"]
-    assert _paths({"c": 1}, {"n": 1, "c": 2}) == ["n", "c"]  # added, then changed: as listed
+    assert _paths({"c": 1}, {"c": 2, "n": 1}) == ["c", "n"]  # changed, then added: as listed
     nested_before = {"gates": {"b": 1, "a": 1}, "z": 1}
     nested_after = {"gates": {"b": 2, "a": 2}, "z": 2}
     assert _paths(nested_before, nested_after) == ["gates.b", "gates.a", "z"]
