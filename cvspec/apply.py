@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import singledispatch
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.cognitiveservices.vision.customvision.training import models as m
 
@@ -30,6 +30,9 @@ from cvspec.plan import Plan
 from cvspec.sdk import call
 from cvspec.service import Service
 from cvspec.upload import upload_images
+
+if TYPE_CHECKING:
+    from cvspec.resources import ResourceSession
 
 T = TypeVar("T")
 BATCH_IMAGE_TAGS = 128  # image-tag pairs per CreateImageTags call
@@ -114,6 +117,7 @@ class Context:
 class ApplyResult:
     operations: int
     failures: tuple[str, ...]
+    endpoint: str = ""  # the training endpoint the project's calls went to
 
 
 def apply_plan(
@@ -131,14 +135,25 @@ def apply_plan(
         parallelism=max(1, parallelism),
         threshold=_threshold(plan),
     )
-    _refresh(ctx, plan.project_name)
-    for op in plan.operations:
+    accounts = [op for op in plan.operations if isinstance(op, ops.ACCOUNT_OPS)]
+    for account_op in accounts:
+        emit("op_start", op=account_op)
+        execute(account_op, ctx)
+    if accounts:
+        ctx.service = _reconnect(ctx.service)
+    if not ctx.service.pending:
+        _refresh(ctx, plan.project_name)
+    for op in plan.operations[len(accounts) :]:
         if ctx.failures and isinstance(op, _NEEDS_COMPLETE_DATASET):
             _skip_training(ctx)
             break
         emit("op_start", op=op)
         execute(op, ctx)
-    return ApplyResult(operations=len(plan.operations), failures=tuple(ctx.failures))
+    return ApplyResult(
+        operations=len(plan.operations),
+        failures=tuple(ctx.failures),
+        endpoint=ctx.service.endpoint,
+    )
 
 
 # An iteration's name claims the dataset it was trained on: after any image failed, training
@@ -152,6 +167,18 @@ def _skip_training(ctx: Context) -> None:
         "training and publishing skipped: the dataset is incomplete; "
         "fix the images above and run apply again"
     )
+
+
+def _reconnect(service: Service) -> Service:
+    """The clients of the accounts the plan created: their endpoints and keys are read now."""
+    if service.resources is None:
+        return service
+    from cvspec.service import account_service
+
+    fresh = account_service(service.resources)
+    if fresh.pending:
+        raise PlanError("the training account does not exist; plan again")
+    return fresh
 
 
 def _threshold(plan: Plan) -> float:
@@ -372,3 +399,24 @@ def _(op: ops.RenameIteration, ctx: Context) -> None:
 @execute.register
 def _(op: ops.DeleteIteration, ctx: Context) -> None:
     training.delete_iteration(ctx, op.iteration_id, op.iteration_name)
+
+
+@execute.register
+def _(op: ops.CreateAccount, ctx: Context) -> None:
+    _resources(ctx).create(op.name, op.arm_id, op.kind, op.sku, op.location)
+
+
+@execute.register
+def _(op: ops.UpdateAccountSku, ctx: Context) -> None:
+    _resources(ctx).update_sku(op.arm_id, op.after)
+
+
+@execute.register
+def _(op: ops.DeleteAccount, ctx: Context) -> None:
+    _resources(ctx).delete(op.arm_id)
+
+
+def _resources(ctx: Context) -> ResourceSession:
+    if ctx.service.resources is None:
+        raise CvspecError("an account operation needs the spec's resources section; plan again")
+    return ctx.service.resources

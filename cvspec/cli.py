@@ -9,10 +9,15 @@ import click
 
 from cvspec import __version__
 from cvspec.commands.apply import apply, destroy
+from cvspec.commands.export import export
+from cvspec.commands.import_ import import_command
 from cvspec.commands.plan import plan, show
 from cvspec.commands.predict import predict
+from cvspec.commands.status import status
+from cvspec.commands.test import test
 from cvspec.commands.validate import schema, validate
 from cvspec.errors import CvspecError, SpecError
+from cvspec.variables import redact
 
 
 class _Group(click.Group):
@@ -23,11 +28,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SpecError as exc:
             for problem in exc.problems:
-                click.echo(problem, err=True)
+                click.echo(redact(problem), err=True)
             click.echo(f"Error: the spec has {len(exc.problems)} problem(s)", err=True)
             sys.exit(1)
         except CvspecError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {redact(str(exc))}", err=True)
             sys.exit(1)
 
 
@@ -43,6 +48,10 @@ def main() -> None:
 
 for command in (validate, plan, show, apply, destroy, predict, schema):
     main.add_command(command)
+main.add_command(status)
+main.add_command(export)
+main.add_command(import_command)
+main.add_command(test)
 
 
 def _mount_emulator() -> None:

@@ -166,4 +166,7 @@ def _publish(vs: ValidatedSpec, default_resource_id: str | None) -> DesiredPubli
         no_regression=g.no_regression,
         regression_tolerance=g.regression_tolerance,
     )
-    return DesiredPublish(p.name, p.prediction_resource or default_resource_id, p.keep, gates)
+    # a name (of the resources section) is resolved by the connection: `default_resource_id`
+    named = p.prediction_resource is not None and not p.prediction_resource.startswith("/")
+    wanted = None if named else p.prediction_resource
+    return DesiredPublish(p.name, wanted or default_resource_id, p.keep, gates)

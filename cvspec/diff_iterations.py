@@ -18,6 +18,7 @@ rules that keep prediction clients served whatever happens during an apply:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from cvspec import ops
 from cvspec.desired import Desired, DesiredPublish, DesiredTraining
@@ -143,6 +144,7 @@ def _compare_training(
         return []
     code, reason, previous = _training_reason(training, mine, live.iterations)
     candidate = "" if dataset_changes else _adopt_candidate(live, mine)
+    before = _previous_settings(live, previous)
     return [
         ops.Train(
             reason=reason,
@@ -154,11 +156,21 @@ def _compare_training(
             force=training.force,
             wait_only=code is R.TRAINING_IN_PROGRESS,
             previous_iteration=previous,
+            previous_settings=before,
             threshold=training.threshold,
             selected_tags=getattr(training, "selected_tags", ()),
             adopt_candidate=candidate,
         )
     ]
+
+
+def _previous_settings(live: LiveState, previous: str | None) -> dict[str, Any]:
+    """The training settings the previous iteration was trained with, as the service
+    reports them: the plan shows those that change (training.type, training.budget_hours)."""
+    it = next((i for i in live.iterations if i.name == previous), None)
+    if it is None or not it.training_type:
+        return {}
+    return {"training_type": it.training_type, "budget_hours": it.budget_hours}
 
 
 def _adopt_candidate(live: LiveState, mine: list[LiveIteration]) -> str:

@@ -14,7 +14,7 @@ import hashlib
 import types
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -82,6 +82,8 @@ class LiveIteration:
     publish_name: str
     prediction_resource_id: str
     last_modified: str = ""
+    training_type: str = ""  # "Regular" | "Advanced" ("" when the service does not say)
+    budget_hours: int = 0  # reservedBudgetInHours
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def find_project(service: Service, name: str) -> LiveProject | None:
     Raises:
         PlanError: several projects have that name.
     """
+    if service.pending:  # the training account is still to be created: no project in it
+        return None
     return _find_project(service, name)
 
 
@@ -192,20 +196,14 @@ def _read_images(
 
     Pending images (left by an interrupted apply) are downloaded and hashed here, so that
     the plan can match them to the spec's images (cvspec.recover)."""
-    client = _JsonBody(service.training)
     images: dict[str, LiveImage] = {}
     pending: dict[str, str] = {}  # image id -> its original image's URI
-    skip = 0
-    while True:
-        page = _images_page(client, project_id, skip)
+    for page in image_pages(service, project_id):
         for raw in page:
             image = _image(raw, tag_names)
             images[image.id] = image
             if is_pending(raw.get("metadata")):
                 pending[image.id] = str(raw.get("originalImageUri") or "")
-        if len(page) < PAGE:
-            break
-        skip += PAGE
     if pending:
         _hash_pending(images, pending)
     return tuple(images[k] for k in sorted(images))
@@ -222,9 +220,27 @@ def _hash_pending(images: dict[str, LiveImage], pending: dict[str, str]) -> None
         )
 
 
-def _images_page(client: _JsonBody, project_id: str, skip: int) -> list[dict[str, Any]]:
+def image_pages(
+    service: Service, project_id: str, iteration_id: str | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """The workspace's images (or an iteration's), as the service's JSON, page by page,
+    oldest first: one GetImages call per PAGE images."""
+    client = _JsonBody(service.training)
+    skip = 0
+    while True:
+        page = _images_page(client, project_id, skip, iteration_id)
+        yield page
+        if len(page) < PAGE:
+            return
+        skip += PAGE
+
+
+def _images_page(
+    client: _JsonBody, project_id: str, skip: int, iteration_id: str | None = None
+) -> list[dict[str, Any]]:
+    extra = {"iteration_id": iteration_id} if iteration_id else {}
     response = call(
-        client.get_images, project_id, take=PAGE, skip=skip, order_by="Oldest", raw=True
+        client.get_images, project_id, take=PAGE, skip=skip, order_by="Oldest", raw=True, **extra
     )
     body = response.response.json()
     return body if isinstance(body, list) else []
@@ -295,6 +311,8 @@ def _iteration(i: Any) -> LiveIteration:
         publish_name=i.publish_name or "",
         prediction_resource_id=i.original_publish_resource_id or "",
         last_modified=_iso(i.last_modified),
+        training_type=i.training_type or "",
+        budget_hours=int(i.reserved_budget_in_hours or 0),
     )
 
 
@@ -350,6 +368,7 @@ __all__ = [
     "LiveSummary",
     "decode_identity",
     "fingerprint_live",
+    "image_pages",
     "read_live",
     "summarize_live",
     "unmanaged_by_tag",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Reason(StrEnum):
@@ -55,6 +56,12 @@ class Reason(StrEnum):
     the iteration is cvspec's (the project's training marker says so) and gets its name."""
     PENDING_IMAGES = "pending_images"
     """An apply was interrupted between uploading images and recording their identity."""
+    ACCOUNT_MISSING = "account_missing"
+    """An Azure account of the spec's resources section does not exist: it is created."""
+    SKU_DIFFERS = "sku_differs"
+    """An Azure account of the resources section exists with another SKU."""
+    DESTROY_ACCOUNT = "destroy_account_requested"
+    """cvspec destroy, and the resources section says destroy_with_project."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,9 @@ class Train(Op):
     force: bool
     wait_only: bool = False  # an iteration with this name is already training
     previous_iteration: str | None = None  # the latest trained cvspec iteration, for display
+    # ...and its training settings as the service reports them ({"training_type": ...,
+    # "budget_hours": ...}), so the plan shows which of them change (empty: none to compare)
+    previous_settings: dict[str, Any] = field(default_factory=dict)
     threshold: float = 0.5  # probability threshold of the evaluation shown after training
     selected_tags: tuple[str, ...] = ()  # TrainingParameters.selectedTags, by name (sorted)
     adopt_candidate: str = ""  # the latest trained iteration, which the service may find
@@ -240,7 +250,42 @@ class DeleteIteration(Op):
     after_publish: bool = False  # retention (publish.keep): runs last, after publishing
 
 
-# Execution order: a replaced project goes first; parents are created before children;
+@dataclass(frozen=True, kw_only=True)
+class CreateAccount(Op):
+    """Create an Azure AI account through Resource Manager (before anything else runs)."""
+
+    name: str
+    arm_id: str
+    role: str  # "training" | "prediction" | "training+prediction"
+    kind: str
+    sku: str
+    location: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateAccountSku(Op):
+    name: str
+    arm_id: str
+    kind: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteAccount(Op):
+    """Delete an account the spec manages (destroy with resources.destroy_with_project)."""
+
+    name: str
+    arm_id: str
+    kind: str
+
+
+ACCOUNT_OPS = (CreateAccount, UpdateAccountSku)
+"""Run before the project's operations (the project lives in the training account)."""
+
+# Execution order: accounts are created (or change SKU) before anything else, and deleted
+# (destroy_with_project) after everything; a replaced project goes first; parents are
+# created before children;
 # pruned tags go before tag changes (deleting a tag untags its images, and frees room under
 # the tag limit); pending images get their identity before anything reads it; images are
 # untagged before they are tagged again (multiclass allows one tag) and deleted before
@@ -250,6 +295,8 @@ class DeleteIteration(Op):
 # (publish.keep) deletes, only after the new iteration trained, passed the gates and was
 # published, so that a failed apply never leaves prediction clients without their model.
 RANK: dict[type[Op], int] = {
+    CreateAccount: -2,
+    UpdateAccountSku: -1,
     DeleteProject: 0,
     CreateProject: 1,
     UpdateProject: 2,
@@ -266,6 +313,7 @@ RANK: dict[type[Op], int] = {
     Train: 13,
     Publish: 14,
     Unpublish: 15,
+    DeleteAccount: 17,
 }
 _AFTER_PUBLISH = 16
 

@@ -65,6 +65,7 @@ class Plan:
     live_fingerprint: str
     live_summary: LiveSummary | None = None
     target: str = ""  # "azure" or "emulator", for display
+    target_host: str = ""  # the Azure endpoint's host[:port] ("" on the built-in emulator)
     spec_path: str = ""  # the spec it was made from (absolute); image paths are relative to it
     destroy: bool = False  # a plan of `cvspec destroy`
     domains: dict[str, str] = field(default_factory=dict)  # id -> name, to show domains by name

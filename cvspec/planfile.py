@@ -5,8 +5,9 @@ FILE` read it back. A plan file is recognised by its content, whatever its name 
 A plan file is JSON: the plan's operations (each tagged with its class name), its drift,
 the spec it came from, and the fingerprint and summary of the live state it was made
 against, all covered by a sha256 checksum. Applying re-reads the live state and refuses a
-plan whose fingerprint no longer matches (`check_fresh`). Plan files hold no keys or
-endpoints: nothing from cvspec.service.Settings is ever written.
+plan whose fingerprint no longer matches (`check_fresh`). Plan files hold no keys: of the
+service's settings only the training endpoint's host name is written (`Plan.target_host`,
+so that a plan made for one resource is not applied to another).
 
 Paths are portable (format 2): the spec is recorded relative to the current directory at
 plan time (`plan.spec_path`) and relative to the plan file's folder (`spec_from_plan`), and
@@ -39,9 +40,16 @@ _SNIFF = 4096  # bytes read to tell a plan file from a spec
 
 def save_plan(plan: Plan, path: Path) -> None:
     """Write `plan` to `path` (JSON, with a checksum)."""
+    doc = plan_document(plan, path)
+    path.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+def plan_document(plan: Plan, path: Path) -> dict[str, Any]:
+    """The saved form of `plan`, to be written at `path` (its spec is recorded relative to
+    the current directory and to `path`'s folder)."""
     body = encode(plan)
     spec_from_plan = _relative_to(plan.spec_path, path.parent) if plan.spec_path else ""
-    doc = {
+    return {
         "format": FILE_FORMAT,
         "format_version": FILE_VERSION,
         "cvspec_version": __version__,
@@ -49,7 +57,6 @@ def save_plan(plan: Plan, path: Path) -> None:
         "plan": body,
         "spec_from_plan": spec_from_plan,
     }
-    path.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
 def load_plan(path: Path) -> Plan:
@@ -58,7 +65,13 @@ def load_plan(path: Path) -> Plan:
     Raises:
         PlanError: the file is missing, not a cvspec plan, of an unknown version, or altered.
     """
-    doc = _read_plan_doc(path)
+    return plan_from_document(_read_plan_doc(path), path)
+
+
+def plan_from_document(doc: dict[str, Any], path: Path) -> Plan:
+    """The plan of a saved document (see plan_document); PlanError when it was altered."""
+    if doc.get("format") != FILE_FORMAT or doc.get("format_version") != FILE_VERSION:
+        raise PlanError(f"{path}: not a cvspec plan of format {FILE_VERSION}")
     body = doc.get("plan")
     if _checksum([body, doc.get("spec_from_plan")]) != doc.get("checksum"):
         raise PlanError(f"{path}: the plan file was altered after it was saved (checksum)")
@@ -113,12 +126,16 @@ def saved_spec(path: Path, plan: Plan) -> Path:
     Raises:
         PlanError: the plan names no spec, or the spec is at neither place.
     """
+    return spec_of(path, plan, _read_plan_doc(path).get("spec_from_plan"))
+
+
+def spec_of(path: Path, plan: Plan, from_plan: Any) -> Path:
+    """saved_spec, given the spec's path relative to the file at `path` (`spec_from_plan`)."""
     if not plan.spec_path:
         raise PlanError(f"{path}: the plan does not say which spec it was made from")
     from_cwd = Path(plan.spec_path)
     if from_cwd.is_file():
         return from_cwd
-    from_plan = _read_plan_doc(path).get("spec_from_plan")
     if isinstance(from_plan, str) and from_plan:
         beside = path.parent / from_plan
         if beside.is_file():
@@ -192,6 +209,8 @@ def encode(value: Any) -> Any:
 
 def decode(hint: Any, data: Any) -> Any:
     """The value of type `hint` that `encode` turned into `data`."""
+    if hint is Any:  # plain JSON data (a setting's value)
+        return data
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return _decode_union(typing.get_args(hint), data)

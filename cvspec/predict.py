@@ -19,6 +19,8 @@ def classify(
     spec = validated.spec
     if spec.publish is None:
         raise CvspecError("the spec publishes nothing (no `publish:` section)")
+    if service.pending:
+        raise CvspecError("the spec's training account does not exist yet; run `cvspec apply`")
     if service.prediction is None:
         raise CvspecError(
             "no prediction endpoint: set CVSPEC_PREDICTION_ENDPOINT and CVSPEC_PREDICTION_KEY"

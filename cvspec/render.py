@@ -23,7 +23,7 @@ from cvspec.identity import iteration_fingerprint
 from cvspec.plan import Drift, DriftKind, Plan
 from cvspec.settings_diff import SettingChange, setting_changes
 
-FORMAT_VERSION = "2.1"
+FORMAT_VERSION = "2.3"
 
 SYMBOLS = {
     ("create",): "+",
@@ -59,7 +59,9 @@ _STYLES = {
 cvspec.commands.plan.use_color); these are the 8 standard colours, the same escape codes in
 every colour system, so the text is the same in any terminal."""
 
-RESOURCES = ("project", "tag", "image", "iteration", "publish")
+ACCOUNT = "account"
+"""Azure accounts of the resources section (their line shows only in plans that change one)."""
+RESOURCES = ("project", "tag", "image", "iteration", "publish", ACCOUNT)
 """The kinds counted in the summary (`by_resource`), in display order."""
 
 
@@ -358,7 +360,9 @@ def _(op: ops.Train) -> Change:
         "wait_only": op.wait_only,
         "selected_tags": list(op.selected_tags),
     }
-    before = {"name": op.previous_iteration} if op.previous_iteration else None
+    before: dict[str, Any] | None = None
+    if op.previous_iteration:
+        before = {"name": op.previous_iteration, **op.previous_settings}
     if op.wait_only:
         actions, headline = ("read",), _HEADLINE["<="]
     else:
@@ -440,6 +444,33 @@ def _(op: ops.DeleteIteration) -> Change:
     return _change(op, f"iteration.{op.iteration_name}", "iteration", ("delete",), before=before)
 
 
+@change_of.register
+def _(op: ops.CreateAccount) -> Change:
+    after = {
+        "name": op.name,
+        "id": op.arm_id,
+        "role": op.role,
+        "kind": op.kind,
+        "sku": op.sku,
+        "location": op.location,
+    }
+    return _change(op, f"account.{op.name}", ACCOUNT, ("create",), after=after)
+
+
+@change_of.register
+def _(op: ops.UpdateAccountSku) -> Change:
+    before = {"name": op.name, "kind": op.kind, "sku": op.before}
+    after = {"name": op.name, "kind": op.kind, "sku": op.after}
+    return _change(op, f"account.{op.name}", ACCOUNT, ("update",), before=before, after=after)
+
+
+@change_of.register
+def _(op: ops.DeleteAccount) -> Change:
+    before = {"name": op.name, "id": op.arm_id, "kind": op.kind}
+    notes = ("this destroys the account, with every project and model it holds",)
+    return _change(op, f"account.{op.name}", ACCOUNT, ("delete",), before=before, notes=notes)
+
+
 def describe(op: ops.Op, verbose: bool = False) -> list[str]:
     """One operation in a line or two (`+ tag.seven  # reason`), as apply's progress shows it.
 
@@ -491,6 +522,9 @@ def summarize(plan: Plan) -> Summary:
             len(of(ops.Unpublish)),
         ),
     }
+    by_resource[ACCOUNT] = Count(
+        len(of(ops.CreateAccount)), len(of(ops.UpdateAccountSku)), len(of(ops.DeleteAccount))
+    )
     return Summary(
         by_resource=by_resource,
         upload=upload,
@@ -544,13 +578,24 @@ def summary_lines(plan: Plan) -> list[str]:
             f"Training: {gone['iterations']} iteration(s) to delete with the project.",
             f"Publishing: {'unpublish ' + published if published else 'none'}.",
         ]
+    accounts = [_accounts_line(plan)] if s.by_resource[ACCOUNT] != Count() else []
     return [
         plan_line(s),
+        *accounts,
         _project_and_tags_line(s),
         _images_line(s),
         _iterations_line(s),
         f"Publishing: {s.publishing}.",
     ]
+
+
+def _accounts_line(plan: Plan) -> str:
+    parts = [f"create {op.name} ({op.kind}, {op.sku})" for op in plan.of_type(ops.CreateAccount)]
+    parts += [
+        f"{op.name} SKU {op.before} -> {op.after}" for op in plan.of_type(ops.UpdateAccountSku)
+    ]
+    parts += [f"delete {op.name} ({op.kind})" for op in plan.of_type(ops.DeleteAccount)]
+    return f"Accounts: {'; '.join(parts)}."
 
 
 def with_project(plan: Plan) -> dict[str, Any] | None:
@@ -599,15 +644,23 @@ def _iterations_line(s: Summary) -> str:
     return f"Training: {s.training}{extra}."
 
 
-def target_line(target: str, endpoint: str, state_dir: str = "") -> str:
+def target_line(target: str, endpoint: str, state_dir: str = "", project: str = "") -> str:
     """`Target: built-in emulator (state in DIR)` or `Target: HOST[:PORT]` (never a key: only
-    the endpoint's host name, and its port when not 443, are shown)."""
+    the endpoint's host name, and its port when not 443, are shown), then the project."""
     if target == "emulator":
-        return "Target: built-in emulator" + (f" (state in {state_dir})" if state_dir else "")
+        line = "Target: built-in emulator" + (f" (state in {state_dir})" if state_dir else "")
+    else:
+        line = f"Target: {endpoint_host(endpoint) or '(unknown endpoint)'}"
+    return line + (f", project {project!r}" if project else "")
+
+
+def endpoint_host(endpoint: str) -> str:
+    """The endpoint's host name, with its port when not 443: what a plan says it targets."""
     parts = urlsplit(endpoint)
-    host = parts.hostname or "(unknown endpoint)"
+    if not parts.hostname:
+        return ""
     port = parts.port if parts.port not in (None, 443) else None
-    return f"Target: {host}" + (f":{port}" if port else "")
+    return parts.hostname + (f":{port}" if port else "")
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -698,9 +751,18 @@ def _attribute_lines(change: Change) -> list[str]:
     if change.actions == ("delete",):
         return []
     if change.actions in (("create",), ("read",)):
-        shown = {k: v for k, v in after.items() if k not in _HIDDEN and v and _shown(k, {}, after)}
+        changed = {c.path: c for c in changed_settings(change)}
+        shown = {
+            k: v
+            for k, v in after.items()
+            if k not in _HIDDEN and (v or k in changed) and _shown(k, {}, after)
+        }
         width = max((len(k) for k in shown), default=0)
-        return [f"      {k.ljust(width)} = {_value(v)}" for k, v in shown.items()]
+        return [
+            f"      {k.ljust(width)} = "
+            + (f"{_value(changed[k].before)} -> {_value(v)}" if k in changed else _value(v))
+            for k, v in shown.items()
+        ]
     found = changed_settings(change)
     width = max((len(c.path) for c in found), default=0)
     return [
@@ -715,11 +777,17 @@ def changed_settings(change: Change) -> tuple[SettingChange, ...]:
     (`gates.per_tag.cat.min_recall`): the `~ path = old -> new` lines of the text and
     Markdown plans and `change.changed_paths` in JSON. Settings present on one side only at
     the top (what goes with a project, the gates of a publish) are not changes of a setting.
+    A new iteration shows the training settings that differ from the iteration it succeeds
+    (`training_type = "Regular" -> "Advanced"`): its `before` is that iteration.
     """
-    if change.actions not in (("update",), ("delete", "create")) or change.resource == "images":
+    successor = change.resource == "iteration" and change.actions == ("create",)
+    if change.resource == "images" or not (
+        successor or change.actions in (("update",), ("delete", "create"))
+    ):
         return ()
     before, after = change.before or {}, change.after or {}
-    common = [k for k in after if k in before and k not in _NOT_SETTINGS]
+    skip = (*_NOT_SETTINGS, "name") if successor else _NOT_SETTINGS
+    common = [k for k in after if k in before and k not in skip]
     found = setting_changes({k: before[k] for k in common}, {k: after[k] for k in common})
     return tuple(c for c in found if _shown(c.path.split(".", 1)[0], before, after))
 
@@ -813,6 +881,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "cvspec_version": __version__,
         "project": plan.project_name,
         "target": plan.target,
+        "target_host": plan.target_host,
         "destroy": plan.destroy,
         "applyable": not plan.is_empty(),
         "summary": summary,

@@ -1,5 +1,8 @@
 """Connect to the Custom Vision service: Azure when the environment names an endpoint,
-otherwise the built-in emulator started in-process for the command's duration."""
+otherwise the built-in emulator started in-process for the command's duration. A spec with a
+`resources` section is connected through Resource Manager instead (cvspec.resources): the
+accounts' endpoints and keys are read at run time, on Azure when CVSPEC_ARM_ENDPOINT is set,
+else on the built-in emulator's Resource Manager."""
 
 from __future__ import annotations
 
@@ -8,12 +11,21 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from msrest.authentication import ApiKeyCredentials
 
 from cvspec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cvspec.resources import ResourceSession
+    from cvspec.spec.resources import ResourcesSpec
+
+PENDING_ENDPOINT = "http://127.0.0.1:9/"
+"""The training client's endpoint while the training account is still to be created: nothing
+listens there (the discard port), and cvspec makes no call to it (Service.pending)."""
 
 # Each setting is read from cvspec's own name first, then from the name Microsoft's samples use.
 _SETTINGS = {
@@ -48,6 +60,8 @@ class Service:
     prediction: CustomVisionPredictionClient | None
     prediction_resource_id: str | None
     endpoint: str
+    resources: ResourceSession | None = None  # the spec's accounts (resources section)
+    pending: bool = False  # the training account is still to be created: no project yet
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings | None:
@@ -90,8 +104,15 @@ def make_service(settings: Settings, target: str) -> Service:
 
 
 @contextmanager
-def connect(state_dir: Path) -> Iterator[Service]:
-    """Yield a Service: Azure from the environment, else the emulator with state in state_dir."""
+def connect(
+    state_dir: Path, resources: ResourcesSpec | None = None, publish_resource: str | None = None
+) -> Iterator[Service]:
+    """Yield a Service: Azure from the environment, else the emulator with state in state_dir;
+    with a resources section, the accounts it names (publish_resource: publish's target)."""
+    if resources is not None:
+        with _connect_accounts(state_dir, resources, publish_resource) as service:
+            yield service
+        return
     settings = settings_from_env()
     if settings is not None:
         yield make_service(settings, target="azure")
@@ -109,3 +130,82 @@ def connect(state_dir: Path) -> Iterator[Service]:
             ),
             target="emulator",
         )
+
+
+@contextmanager
+def _connect_accounts(
+    state_dir: Path, section: ResourcesSpec, publish_resource: str | None
+) -> Iterator[Service]:
+    from cvspec.arm_client import (
+        StaticTokenCredential,
+        arm_endpoint,
+        default_credential,
+        management_client,
+    )
+    from cvspec.resources import ResourceSession
+
+    endpoint = arm_endpoint()
+    if endpoint is not None:
+        credential = default_credential()
+        session = ResourceSession(
+            section,
+            publish_resource,
+            lambda sub: management_client(credential, sub, endpoint),
+            target="azure",
+            endpoint=endpoint,
+        )
+        yield account_service(session)
+        return
+    from cvspec.emulator.server import EmulatorServer
+
+    with EmulatorServer(data_dir=state_dir / "emulator") as server:
+        token = StaticTokenCredential(server.arm_token)
+        session = ResourceSession(
+            section,
+            publish_resource,
+            lambda sub: management_client(token, sub, server.arm_endpoint),
+            target="emulator",
+            endpoint=server.arm_endpoint,
+        )
+        yield account_service(session)
+
+
+def account_service(session: ResourceSession) -> Service:
+    """The clients of the session's accounts, keys listed now (pending while the training
+    account does not exist yet)."""
+    training = session.training
+    live = session.get(training)
+    target = session.publish_to
+    resource_id = target.arm_id if target is not None else session.publish_resource
+    if live is None:
+        return Service(
+            target=session.target,
+            training=CustomVisionTrainingClient(
+                PENDING_ENDPOINT, ApiKeyCredentials(in_headers={"Training-key": "-"})
+            ),
+            prediction=None,
+            prediction_resource_id=resource_id,
+            endpoint=session.endpoint or PENDING_ENDPOINT,  # shown as the target; never called
+            resources=session,
+            pending=True,
+        )
+    settings = Settings(training_endpoint=live.endpoint, training_key=session.keys_of(training))
+    prediction = None
+    predicting = session.get(target) if target is not None else None
+    if target is not None and predicting is not None:
+        settings = Settings(
+            training_endpoint=settings.training_endpoint,
+            training_key=settings.training_key,
+            prediction_endpoint=predicting.endpoint,
+            prediction_key=session.keys_of(target),
+        )
+    service = make_service(settings, target=session.target)
+    prediction = service.prediction
+    return Service(
+        target=session.target,
+        training=service.training,
+        prediction=prediction,
+        prediction_resource_id=resource_id,
+        endpoint=live.endpoint,
+        resources=session,
+    )

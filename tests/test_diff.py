@@ -15,6 +15,7 @@ from cvspec.identity import dataset_iteration_name, failed_iteration_name, gates
 from cvspec.live import LiveDomain, LiveImage, LiveIteration, LiveProject, LiveState, LiveTag
 from cvspec.marker import TrainingMarker
 from cvspec.plan import DriftKind
+from tests.test_diff_resources import ACCOUNT_OPS, ACCOUNT_REASONS
 
 R = ops.Reason
 GENERAL = LiveDomain("ee85a74c-405e-4adc-bb47-ffa8ca0c9f31", "General", "Classification")
@@ -392,10 +393,11 @@ def test_diff(name: str, want: Desired, have: LiveState, expected: list[Step]) -
 
 
 def test_every_operation_and_reason_is_covered_by_the_table() -> None:
-    seen_ops = {step[0] for case in CASES for step in case[3]}
+    """Account operations come from cvspec.diff_resources (tests/test_diff_resources.py)."""
+    seen_ops = {step[0] for case in CASES for step in case[3]} | set(ACCOUNT_OPS)
     seen_reasons = {step[1] for case in CASES for step in case[3]} | {R.DESTROY}
     assert seen_ops == set(ops.op_types())
-    assert seen_reasons == set(R)
+    assert seen_reasons | set(ACCOUNT_REASONS) == set(R)
 
 
 def test_diff_is_deterministic() -> None:
@@ -490,6 +492,31 @@ def test_publish_carries_gates_and_the_iteration_it_replaces() -> None:
 def test_train_names_the_iteration_by_fingerprint_and_the_previous_one() -> None:
     (train,) = diff(desired(training=NEW_TRAINING), live()).of_type(ops.Train)
     assert (train.iteration_name, train.previous_iteration) == ("cvspec-fp2", FP1)
+
+
+TRAINED_REGULAR = replace(TRAINED, training_type="Regular", budget_hours=0)
+ADVANCED = replace(NEW_TRAINING, training_type="Advanced", budget_hours=2)
+
+
+@pytest.mark.parametrize(
+    ("previous", "training", "expected"),
+    [
+        (TRAINED_REGULAR, ADVANCED, {"training_type": "Regular", "budget_hours": 0}),
+        (TRAINED_REGULAR, NEW_TRAINING, {"training_type": "Regular", "budget_hours": 0}),
+        (
+            replace(TRAINED, training_type="Advanced", budget_hours=3),
+            ADVANCED,
+            {"training_type": "Advanced", "budget_hours": 3},
+        ),
+        (TRAINED, ADVANCED, {}),  # the service did not say how it was trained
+    ],
+    ids=["type-and-budget", "same-settings", "budget-only", "unknown"],
+)
+def test_train_carries_the_settings_of_the_iteration_it_succeeds(
+    previous: LiveIteration, training: DesiredTraining, expected: dict
+) -> None:
+    (train,) = diff(desired(training=training), live(iterations=(previous,))).of_type(ops.Train)
+    assert train.previous_settings == expected
 
 
 DRIFT_CASES: list[tuple[str, LiveState, Desired, list[tuple[object, ...]]]] = [

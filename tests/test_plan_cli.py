@@ -82,9 +82,10 @@ def test_plan_save_show_apply_then_no_changes(
         assert secret not in saved
     shown = cli(env, "show", tmp_path / "plan.json")
     assert shown.exit_code == 0
-    target, plan_text = planned.output.split("\n\n", 1)
-    assert target == f"Target: 127.0.0.1:{server.port}"  # the host, never a key
-    assert plan_text.startswith(shown.output.rstrip("\n"))
+    target = planned.output.split("\n\n", 1)[0]
+    # the host and the project, never a key
+    assert target == f"Target: 127.0.0.1:{server.port}, project 'plan-roundtrip'"
+    assert planned.output.startswith(shown.output.rstrip("\n"))
 
     applied = cli(env, "apply", tmp_path / "plan.json")
     assert applied.exit_code == 0, applied.output
@@ -168,7 +169,7 @@ def test_markdown_and_json_formats_of_plan_and_show(tmp_path: Path, env: dict[st
     shown = cli(env, "show", tmp_path / "f.json", "--format", "markdown")
     assert shown.output == markdown.output
     doc = json.loads(cli(env, "show", tmp_path / "f.json", "--format", "json").output)
-    assert doc["format_version"] == "2.1"
+    assert doc["format_version"] == "2.3"
     assert [c["change"]["actions"] for c in doc["resource_changes"]] == [["create"]] * 7
 
 

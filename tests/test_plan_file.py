@@ -100,6 +100,16 @@ def test_a_plan_made_against_nothing_is_stale_once_the_project_exists() -> None:
         check_fresh(plan, live())
 
 
+def test_the_settings_a_new_iteration_changes_round_trip(tmp_path: Path) -> None:
+    from tests.test_diff import ADVANCED, TRAINED_REGULAR
+
+    plan = diff(desired(training=ADVANCED), live(iterations=(TRAINED_REGULAR,)))
+    (train,) = plan.of_type(ops.Train)
+    assert train.previous_settings == {"training_type": "Regular", "budget_hours": 0}
+    save_plan(plan, tmp_path / "plan.json")
+    assert load_plan(tmp_path / "plan.json") == plan
+
+
 def test_a_count_preserving_retag_makes_a_saved_plan_stale(tmp_path: Path) -> None:
     """Two images swap tags: every count of the summary stays, the fingerprint does not."""
     path = tmp_path / "plan.json"

@@ -15,7 +15,10 @@ WHY = {"reason": "r", "reason_code": R.MISSING}
 
 def _ops() -> list[ops.Op]:
     """One operation of every kind, listed in their execution order."""
+    account = {"arm_id": "/subscriptions/0/x", "kind": "CustomVision.Training"}
     return [
+        ops.CreateAccount(**WHY, name="a", role="training", sku="S0", location="x", **account),
+        ops.UpdateAccountSku(**WHY, name="a", before="F0", after="S0", **account),
         ops.DeleteProject(**WHY, project_id="p0", name="old"),
         ops.CreateProject(**WHY, name="p", description="", domain_id="d", classification_type="M"),
         ops.UpdateProject(**WHY, project_id="p", name="p", before={}, after={}),
@@ -44,13 +47,14 @@ def _ops() -> list[ops.Op]:
         ops.DeleteIteration(
             **WHY, iteration_id="it3", iteration_name="cvspec-d", after_publish=True
         ),
+        ops.DeleteAccount(**WHY, name="a", **account),
     ]
 
 
 def test_every_kind_of_operation_runs_in_its_place() -> None:
     planned = _ops()
     assert list(order(list(reversed(planned)))) == planned
-    assert [ops.rank(op) for op in planned] == list(range(17))
+    assert [ops.rank(op) for op in planned] == list(range(-2, 18))
     assert set(ops.op_types()) == {type(op).__name__ for op in planned}
     assert ops.op_types()["Publish"] is ops.Publish
 
@@ -69,10 +73,13 @@ def test_within_a_kind_operations_run_by_name_then_iteration_then_publish_name()
     ]
 
 
-@pytest.mark.parametrize("index", [0, 3, 8, 12, 15, 16])
+DELETING = (2, 5, 10, 14, 17, 18)  # project, tag, images, iteration, unpublish, retention
+
+
+@pytest.mark.parametrize("index", DELETING)
 def test_a_plan_deletes_anything_when_it_holds_a_deleting_operation(index: int) -> None:
     deleting = _ops()[index]
-    safe = [op for n, op in enumerate(_ops()) if n not in (0, 3, 8, 12, 15, 16)]
+    safe = [op for n, op in enumerate(_ops()) if n not in DELETING]
     assert not Plan("p", tuple(safe), (), "fp").deletes_anything()
     assert Plan("p", (*safe, deleting), (), "fp").deletes_anything()
     assert Plan("p", (), (), "fp").is_empty() and not Plan("p", (deleting,), (), "fp").is_empty()

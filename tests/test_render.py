@@ -190,6 +190,43 @@ def test_waiting_for_a_training_is_a_read_not_a_create() -> None:
     assert "* **Wait for**: `iteration.cvspec-new`" in render_markdown(plan)
 
 
+@pytest.mark.parametrize(
+    ("previous", "lines", "paths"),
+    [
+        (
+            {"training_type": "Regular", "budget_hours": 0},
+            ['      training_type = "Regular" -> "Advanced"', "      budget_hours  = 0 -> 2"],
+            ["training_type", "budget_hours"],
+        ),
+        (
+            {"training_type": "Advanced", "budget_hours": 1},
+            ['      training_type = "Advanced"', "      budget_hours  = 1 -> 2"],
+            ["budget_hours"],
+        ),
+        (
+            {"training_type": "Advanced", "budget_hours": 2},
+            ['      training_type = "Advanced"', "      budget_hours  = 2"],
+            [],
+        ),
+        ({}, ['      training_type = "Advanced"', "      budget_hours  = 2"], []),
+    ],
+    ids=["type-and-budget", "budget-only", "same-settings", "unknown"],
+)
+def test_a_new_iteration_shows_the_training_settings_that_change(
+    previous: dict, lines: list[str], paths: list[str]
+) -> None:
+    op = replace(train(), training_type="Advanced", budget_hours=2, previous_settings=previous)
+    plan = plan_of(op)
+    text = render_text(plan)
+    block = text[text.index("+ iteration.cvspec-new") :].splitlines()[1:3]
+    assert block == lines
+    (change,) = json.loads(render_json(plan))["resource_changes"]
+    assert change["change"]["changed_paths"] == paths
+    assert change["change"]["before"] == {"name": "cvspec-old", **previous}
+    markdown = render_markdown(plan)
+    assert all(line in markdown for line in lines)
+
+
 def test_what_a_replacement_destroys_is_spelled_out() -> None:
     plan = plan_of(delete_project(), create_project(R.REPLACE_BECAUSE_CANNOT_UPDATE))
     text = render_text(plan)
@@ -323,7 +360,7 @@ def test_describe_is_one_line_per_operation_for_progress() -> None:
 
 def test_json_schema() -> None:
     doc = json.loads(render_json(diff(desired(classification_type="Multilabel"), live())))
-    assert doc["format_version"] == "2.1"
+    assert doc["format_version"] == "2.3"
     assert doc["summary"]["add"] == 7 and doc["summary"]["destroy"] == 1
     assert doc["summary"]["by_resource"]["project"] == {"add": 1, "change": 0, "destroy": 1}
     project = doc["resource_changes"][0]

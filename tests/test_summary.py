@@ -221,6 +221,44 @@ def delete_iteration(name: str = "cvspec-older", after_publish: bool = True) -> 
     )
 
 
+ACCOUNTS = "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts"
+
+
+def create_account(name: str = "cvtrain", kind: str = "CustomVision.Training") -> ops.CreateAccount:
+    return ops.CreateAccount(
+        reason="the account does not exist",
+        reason_code=R.ACCOUNT_MISSING,
+        name=name,
+        arm_id=f"{ACCOUNTS}/{name}",
+        role="training",
+        kind=kind,
+        sku="S0",
+        location="westeurope",
+    )
+
+
+def update_sku(name: str = "cvtrain") -> ops.UpdateAccountSku:
+    return ops.UpdateAccountSku(
+        reason="the account's SKU is F0, the spec says S0",
+        reason_code=R.SKU_DIFFERS,
+        name=name,
+        arm_id=f"{ACCOUNTS}/{name}",
+        kind="CustomVision.Training",
+        before="F0",
+        after="S0",
+    )
+
+
+def delete_account(name: str = "cvtrain") -> ops.DeleteAccount:
+    return ops.DeleteAccount(
+        reason="resources.destroy_with_project is true",
+        reason_code=R.DESTROY_ACCOUNT,
+        name=name,
+        arm_id=f"{ACCOUNTS}/{name}",
+        kind="CustomVision.Training",
+    )
+
+
 # --- the table: (name, operations, destroy plan?, {kind: (add, change, destroy)}) ------------
 
 Counts = dict[str, tuple[int, int, int]]
@@ -299,6 +337,18 @@ CASES: list[tuple[str, tuple[ops.Op, ...], bool, Counts]] = [
         True,
         {"project": (0, 0, 1)},
     ),
+    (
+        "accounts created before the project; a changed SKU is a change",
+        (create_account(), create_account("cvpredict", "CognitiveServices"), update_sku("other")),
+        False,
+        {"account": (2, 1, 0)},
+    ),
+    (
+        "accounts the spec manages go with the project (destroy_with_project)",
+        (create_project(), delete_account()),
+        False,
+        {"project": (1, 0, 0), "account": (0, 0, 1)},
+    ),
 ]
 
 
@@ -357,8 +407,12 @@ def test_text_json_and_markdown_agree_on_every_count(
 
 def _breakdown(lines: list[str]) -> dict[str, dict[str, int]]:
     """Read the per-kind lines back into counts (what a reviewer adds up)."""
-    project, images, training, publishing = lines
     found = {kind: {"add": 0, "change": 0, "destroy": 0} for kind in RESOURCES}
+    if lines[0].startswith("Accounts: "):
+        accounts, *lines = lines
+        for kind, count in (("add", "create "), ("change", " SKU "), ("destroy", "delete ")):
+            found["account"][kind] = sum(count in part for part in accounts.split("; "))
+    project, images, training, publishing = lines
     what = re.match(
         r"Project: ([a-z ]+); tags: (\d+) to create, (\d+) to update, (\d+) to delete\.$", project
     )
@@ -497,7 +551,8 @@ def test_plan_names_the_built_in_emulator_and_where_its_state_is(tmp_path: Path)
     planned = run_cli("plan", "digits.yaml", cwd=tmp_path)
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.startswith(
-        "Target: built-in emulator (state in .cvspec/emulator)\n\nResource actions"
+        "Target: built-in emulator (state in .cvspec/emulator), project 'digits-example'"
+        "\n\nResource actions"
     )
 
 
@@ -539,12 +594,13 @@ def test_apply_names_its_target_and_colours_only_without_no_color(
     spec.write_text(spec.read_text().replace("name: digits-example", "name: summary-colour"))
     env = {k: v for k, v in env.items() if k != "NO_COLOR"}
     plain = in_terminal(env, tmp_path, "apply", spec.name, "--auto-approve", "--no-color")
-    assert plain.startswith(f"Target: 127.0.0.1:{server.port}\n\nResource actions")
+    target = f"Target: 127.0.0.1:{server.port}, project 'summary-colour'"
+    assert plain.startswith(f"{target}\n\nResource actions")
     shown_plan = plain.split("Publishing: ")[0]  # the plan, before apply's progress
     assert "Plan: 30 to add, 0 to change, 0 to destroy." in shown_plan
     assert "\x1b[" not in shown_plan
     coloured = in_terminal(env, tmp_path, "apply", spec.name, "--auto-approve")
-    assert coloured.startswith(f"Target: 127.0.0.1:{server.port}\n\n")
+    assert coloured.startswith(f"{target}\n\n")
     assert "\x1b[1mNo changes. Your project matches the spec.\x1b[0m" in coloured
     for key in (server.training_key, server.prediction_key):
         assert key not in plain and key not in coloured

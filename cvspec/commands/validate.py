@@ -7,16 +7,17 @@ from pathlib import Path
 
 import click
 
-from cvspec.commands.common import SPEC
+from cvspec.commands.common import SPEC, spec_environment, variable_options
 
 
 @click.command()
 @SPEC
-def validate(spec: Path) -> None:
+@variable_options
+def validate(spec: Path, var: tuple[str, ...], var_file: tuple[Path, ...]) -> None:
     """Check the spec offline: schema, files, images and service limits."""
     from cvspec.spec import load_and_validate
 
-    validated = load_and_validate(spec)
+    validated = load_and_validate(spec, spec_environment(var_file, var))
     click.echo(f"{spec}: valid ({len(validated.images)} images, {len(validated.spec.tags)} tags)")
 
 

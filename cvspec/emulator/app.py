@@ -11,8 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from cvspec.emulator import arm_routes, prediction_routes, training_routes
 from cvspec.emulator import exceptions as exc
-from cvspec.emulator import prediction_routes, training_routes
+from cvspec.emulator.accounts_auth import AccountMiddleware
 from cvspec.emulator.auth import KeyMiddleware
 from cvspec.emulator.backend import Backend
 from cvspec.emulator.faults import FaultConfig, FaultMiddleware, RateLimiter
@@ -62,8 +63,13 @@ async def prediction_download(request: Request) -> Response:
 
 
 async def model_download(request: Request) -> Response:
-    data = await call(backend_of(request).model_bytes, path(request, "iterationId"))
-    return Response(data, media_type="application/octet-stream")
+    """An exported model (ExportIteration's downloadUri): a zip archive, as the service's."""
+    data = await call(
+        backend_of(request).model_package,
+        path(request, "iterationId"),
+        request.query_params.get("platform"),
+    )
+    return Response(data, media_type="application/zip")
 
 
 DOWNLOAD_ROUTES = [
@@ -100,14 +106,18 @@ def create_app(
     tps_limit: bool = False,
     faults: FaultConfig | None = None,
     recorder: Recorder | None = None,
+    arm_token: str = "",
 ) -> ASGIApp:
     """The emulator as an ASGI app over ``backend``; `recorder` (off by default) logs every
-    call that reaches the service and changes something (cvspec.emulator.recorder)."""
+    call that reaches the service and changes something (cvspec.emulator.recorder).
+    Resource Manager's accounts (arm_routes.py) answer bearer `arm_token`; each account's own
+    Custom Vision endpoint is under ``/accounts/NAME/`` (accounts_auth.py)."""
     app = Starlette(
         routes=[
             *training_routes.ROUTES,
             *prediction_routes.ROUTES,
             *DOWNLOAD_ROUTES,
+            *arm_routes.ROUTES,
             *_aliases(training_routes.ROUTES, "v3.4-preview", OLDER_TRAINING),
             *_aliases(prediction_routes.ROUTES, "v3.1", OLDER_PREDICTION),
         ],
@@ -119,8 +129,10 @@ def create_app(
         },
     )
     app.state.backend = backend
+    app.state.accounts = backend.accounts
+    app.state.arm_token = arm_token
     limiter = RateLimiter(backend.limits) if tps_limit else None
     keyed: ASGIApp = KeyMiddleware(app, backend)
     if recorder is not None:  # behind the faults: an injected fault changes nothing
         keyed = RecorderMiddleware(keyed, app.routes, recorder)
-    return FaultMiddleware(keyed, limiter, faults)
+    return AccountMiddleware(FaultMiddleware(keyed, limiter, faults), backend.accounts)

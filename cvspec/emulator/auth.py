@@ -23,7 +23,11 @@ class KeyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/customvision/v"):
+        if (
+            scope["type"] != "http"
+            or not path.startswith("/customvision/v")
+            or (scope.get("state") or {}).get("account")  # checked per account (accounts_auth)
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -31,19 +35,19 @@ class KeyMiddleware:
         if api == "training":
             key = headers.get("training-key")
             if not key or key != self.backend.training_key():
-                await _deny(send)
+                await deny(send)
                 return
         elif api == "prediction":
             key = headers.get("prediction-key")
             resource = self.backend.prediction_resource_for_key(key) if key else None
             if resource is None:
-                await _deny(send)
+                await deny(send)
                 return
             scope.setdefault("state", {})["prediction_resource"] = resource
         await self.app(scope, receive, send)
 
 
-async def _deny(send: Send) -> None:
+async def deny(send: Send) -> None:
     error = unauthorized()
     payload = json.dumps(error.body()).encode()
     await send(

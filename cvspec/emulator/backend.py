@@ -49,6 +49,10 @@ shared/docs/service-behavior.md) the emulator makes these choices:
   be negative, export flavors must fit the platform (``BadRequestExportValidationFailed``) and
   QueryPredictions' orderBy, maxCount and thresholds (0..1, min <= max) answer
   ``BadRequestPredictionInvalidQueryParameters``;
+- an ExportIteration is ``Exporting`` (``downloadUri`` empty, as in the Swagger's example) for
+  0.3 s, then ``Done``; asking again meanwhile answers ``BadRequestExportAlreadyInProgress``;
+  the download URL needs no key (a storage URL on the service) and serves a zip of
+  ``labels.txt`` and the emulator's own model, whatever the platform;
 - an unexpected internal error answers 500 ``ErrorUnknown`` "An internal error occurred." and
   keeps the connection open.
 """
@@ -58,6 +62,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from cvspec.emulator.arm import Accounts
 from cvspec.emulator.images import ImagesMixin
 from cvspec.emulator.iterations import IterationsMixin
 from cvspec.emulator.limits import TierLimits, tier_limits
@@ -74,6 +79,7 @@ class Backend(TransferMixin, ImagesMixin, IterationsMixin, PredictionsMixin):
         super().__init__(Store(data_dir), limits or tier_limits("S0"))
         self.features = FeatureCache(self.store)
         self.trainer = Trainer(self.store, self.features)
+        self.accounts = Accounts(self.store)  # Resource Manager's accounts (arm.py)
         self._models: dict[str, bytes] = {}
         self._models_lock = threading.Lock()
 

@@ -1,5 +1,7 @@
 """``cvspec emulator serve``: run the emulator until SIGINT/SIGTERM and print its endpoints
-and keys as shell-sourceable ``NAME=value`` lines (the names Microsoft's samples read)."""
+and keys as shell-sourceable ``NAME=value`` lines (the names Microsoft's samples read), and
+its Resource Manager's URL and token. CVSPEC_EMULATOR_ARM_TOKEN fixes the token;
+CVSPEC_EMULATOR_DENY_LIST_KEYS=1 makes listKeys answer 403 AuthorizationFailed."""
 
 from __future__ import annotations
 
@@ -159,6 +161,7 @@ def serve(
                 (f"VISION_PREDICTION_KEY_{number}", key),
                 (f"VISION_PREDICTION_RESOURCE_ID_{number}", resource_id),
             ]
+        lines += arm_lines(server)
         for name, value in lines:
             click.echo(f"{name}={shlex.quote(value)}")
         sys.stdout.flush()
@@ -178,3 +181,8 @@ def environment_lines(server: EmulatorServer) -> list[tuple[str, str]]:
         ("VISION_PREDICTION_KEY", server.prediction_key),
         ("VISION_PREDICTION_RESOURCE_ID", server.prediction_resource_id),
     ]
+
+
+def arm_lines(server: EmulatorServer) -> list[tuple[str, str]]:
+    """Resource Manager's URL and bearer token (a spec's resources section), printed last."""
+    return [("CVSPEC_ARM_ENDPOINT", server.arm_endpoint), ("CVSPEC_ARM_TOKEN", server.arm_token)]

@@ -56,6 +56,19 @@ class BackendCore:
             self.store.set_meta("training_key", fresh)
             return fresh
 
+    def ensure_arm_token(self, token: str | None) -> str:
+        """The bearer token Resource Manager accepts: the one given, else the persisted one."""
+        with self.store.tx():
+            current = self.store.get_meta("arm_token")
+            if token and token != current:
+                self.store.set_meta("arm_token", token)
+                return token
+            if current:
+                return current
+            fresh = secrets.token_urlsafe(24)
+            self.store.set_meta("arm_token", fresh)
+            return fresh
+
     def ensure_prediction_resource(
         self, resource_id: str | None, key: str | None
     ) -> PredictionResource:

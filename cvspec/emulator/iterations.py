@@ -4,9 +4,13 @@ SDK's methods. The fitting itself runs in the Trainer's worker thread."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import sqlite3
+import time
+import zipfile
 from typing import Any
+from urllib.parse import urlencode
 
 from cvspec.emulator import exceptions as exc
 from cvspec.emulator.core import BackendCore
@@ -466,27 +470,70 @@ class IterationsMixin(BackendCore):
                 "BadRequestExportValidationFailed", f"Unsupported export platform {platform}."
             )
         exports = loads(self.store.get_meta(f"exports:{row['id']}")) or []
-        export = {
-            "platform": platform,
-            "status": "Done",
-            "downloadUri": f"{self.public_url}/customvision/emulator/models/{row['id']}",
-            "flavor": flavor,
-            "newerVersionAvailable": False,
-        }
-        exports = [e for e in exports if (e["platform"], e["flavor"]) != (platform, flavor)]
+        for known in exports:
+            queued = (known["platform"], known.get("flavor")) == (platform, flavor)
+            if queued and not self._export_ready(known):
+                raise exc.bad_request(
+                    "BadRequestExportAlreadyInProgress",
+                    f"Iteration {row['id']} is already queued for export.",
+                )
+        # Like the service, an export takes a while: "Exporting" (no downloadUri) until
+        # EXPORT_SECONDS have passed, then "Done" with the URL of the model's file.
+        export = {"platform": platform, "flavor": flavor, "requested": time.time()}
+        exports = [e for e in exports if (e["platform"], e.get("flavor")) != (platform, flavor)]
         self.store.set_meta(f"exports:{row['id']}", dumps([*exports, export]))
-        return export
+        return self._export_wire(row["id"], export)
 
     def get_exports(self, project_id: str, iteration_id: str) -> list[dict[str, Any]]:
         project = self._project(project_id)
         row = self._iteration(project["id"], iteration_id)
-        return list(loads(self.store.get_meta(f"exports:{row['id']}")) or [])
+        exports = loads(self.store.get_meta(f"exports:{row['id']}")) or []
+        return [self._export_wire(row["id"], e) for e in exports]
+
+    def _export_ready(self, export: dict[str, Any]) -> bool:
+        return time.time() - float(export.get("requested", 0.0)) >= EXPORT_SECONDS
+
+    def _export_wire(self, iteration_id: str, export: dict[str, Any]) -> dict[str, Any]:
+        ready = self._export_ready(export)
+        query = urlencode({k: export[k] for k in ("platform", "flavor") if export.get(k)})
+        uri = f"{self.public_url}/customvision/emulator/models/{iteration_id}?{query}"
+        # the shapes of the Swagger's ExportIteration and GetExports examples: an empty
+        # downloadUri while exporting, no flavor key when none was asked for
+        wire = {
+            "platform": export["platform"],
+            "status": "Done" if ready else "Exporting",
+            "downloadUri": uri if ready else "",
+            "newerVersionAvailable": False,
+        }
+        if export.get("flavor"):
+            wire["flavor"] = export["flavor"]
+        return wire
 
     def model_bytes(self, iteration_id: str) -> bytes:
         row = self.store.one("SELECT model_sha FROM iterations WHERE id = ?", (iteration_id,))
         if row is None or not row["model_sha"]:
             raise exc.iteration_not_found(iteration_id)
         return self.store.blobs.get(row["model_sha"])
+
+    def model_package(self, iteration_id: str, platform: str | None) -> bytes:
+        """An exported model as the service delivers it: a zip archive with `labels.txt`
+        (the iteration's tags, one a line); the emulator's model (`model.bin`, its own
+        format: it is not an ONNX or TensorFlow graph) and a note say what it is."""
+        model = self.model_bytes(iteration_id)
+        tags = [t["name"] for t in self._iteration_tags(iteration_id.lower())]
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("labels.txt", "".join(f"{t}\n" for t in tags))
+            archive.writestr("model.bin", model)
+            archive.writestr(
+                "README.txt",
+                f"Exported by the cvspec emulator for platform {platform or 'unknown'}.\n"
+                "model.bin is the emulator's own classifier, not a model of that platform.\n",
+            )
+        return out.getvalue()
+
+
+EXPORT_SECONDS = 0.3  # how long an export stays "Exporting"
 
 
 def _check_training_options(

@@ -154,10 +154,27 @@ def group_weights(n_features: int) -> np.ndarray:
     return weights / np.sqrt(np.mean(weights**2))
 
 
+SCALE_FLOOR = 0.3
+"""A feature's scale is at least this fraction of its group's pooled spread: a feature that
+barely varies in the training set (the texture of near-solid images, a few noisy pixels) is
+not blown up to unit variance, where a linear model fitted on a dozen images would take that
+noise for a signal (measured: 5 of 30 id orders misclassified a held-out blue image as red
+with probability 0.999 without the floor, none with it; the fruit and tree photos keep their
+figures)."""
+
+
 def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and effective scale: z = (x - mean) / scale is standardised and group-weighted."""
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
+    sizes = [size for _, size in FEATURE_GROUPS]
+    if x.shape[1] == sum(sizes):
+        start = 0
+        for size in sizes:
+            group = slice(start, start + size)
+            pooled = float(np.sqrt(np.mean(scale[group] ** 2)))
+            scale[group] = np.maximum(scale[group], SCALE_FLOOR * pooled)
+            start += size
     scale[scale < 1e-8] = 1.0
     return mean, scale / group_weights(x.shape[1])
 

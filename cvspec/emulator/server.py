@@ -59,6 +59,7 @@ class EmulatorServer:
         tps_limit: bool = False,
         faults: FaultConfig | None = None,
         record: bool = False,
+        arm_token: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -75,6 +76,12 @@ class EmulatorServer:
         resource = self.backend.ensure_prediction_resource(prediction_resource_id, prediction_key)
         self.prediction_key = resource.key
         self.prediction_resource_id = resource.resource_id
+        # Resource Manager: the bearer token it accepts (a static token credential's), and the
+        # switch that refuses listKeys (403 AuthorizationFailed) for tests of a missing role
+        self.arm_token = self.backend.ensure_arm_token(
+            arm_token or os.environ.get("CVSPEC_EMULATOR_ARM_TOKEN")
+        )
+        self.backend.accounts.deny_list_keys = _env_flag("CVSPEC_EMULATOR_DENY_LIST_KEYS")
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -95,6 +102,15 @@ class EmulatorServer:
     @property
     def prediction_endpoint(self) -> str:
         return self.url
+
+    @property
+    def arm_endpoint(self) -> str:
+        """Resource Manager's base URL (azure-mgmt's `base_url`)."""
+        return self.url
+
+    def deny_list_keys(self, deny: bool = True) -> None:
+        """Refuse (or allow again) listKeys with 403 AuthorizationFailed."""
+        self.backend.accounts.deny_list_keys = deny
 
     def add_prediction_resource(
         self, resource_id: str | None = None, key: str | None = None
@@ -117,11 +133,17 @@ class EmulatorServer:
         self._socket = sock
         self.port = sock.getsockname()[1]
         self.backend.public_url = self.url
+        self.backend.accounts.public_url = self.url
         self.backend.start()
         app = create_app(
-            self.backend, tps_limit=self.tps_limit, faults=self.faults, recorder=self.recorder
+            self.backend,
+            tps_limit=self.tps_limit,
+            faults=self.faults,
+            recorder=self.recorder,
+            arm_token=self.arm_token,
         )
-        self._app = app if isinstance(app, FaultMiddleware) else None
+        inner = getattr(app, "app", None)
+        self._app = inner if isinstance(inner, FaultMiddleware) else None
         config = uvicorn.Config(
             app,
             log_level="warning",

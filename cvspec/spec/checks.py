@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from cvspec.accounts import parse_arm_id
 from cvspec.spec.images import Resolution, ResolvedImage
 from cvspec.spec.model import GatesSpec, Spec
 from cvspec.spec.problems import Locator
+from cvspec.spec.resources import check_resources
 from cvspec.spec.yamldoc import Loc
 
 MIN_IMAGES_PER_TAG = 5
@@ -37,7 +39,24 @@ def check_spec(spec: Spec) -> list[Problem]:
         + _gates(spec)
         + _needs_training(spec)
         + _tag_limit(spec)
+        + _resources(spec)
     )
+
+
+def _resources(spec: Spec) -> list[Problem]:
+    wanted = spec.publish.prediction_resource if spec.publish else None
+    if spec.resources is not None:
+        return check_resources(spec.resources, wanted, publishes=spec.publish is not None)
+    if wanted is not None and not parse_arm_id(wanted):
+        return [
+            (
+                ("publish", "prediction_resource"),
+                "must be the prediction resource's full ARM id (/subscriptions/SUB/"
+                "resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/NAME), "
+                f"not {wanted!r}",
+            )
+        ]
+    return []
 
 
 def check_images(spec: Spec, resolution: Resolution, locator: Locator) -> list[str]:

@@ -23,7 +23,9 @@ from pydantic_core import PydanticCustomError
 
 from cvspec.spec.domains import CLASSIFICATION_DOMAINS, DEFAULT_DOMAIN, resolve_domain
 from cvspec.spec.globs import check_glob
+from cvspec.spec.resources import ResourcesSpec
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,62}")  # an account name (resources section)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _ARM_ACCOUNT = re.compile(
     r"/subscriptions/[^/]+/resourceGroups/[^/]+"
@@ -249,8 +251,9 @@ class PublishSpec(_Model):
     """Publish name that prediction clients use."""
     prediction_resource: str | None = None
     """Full ARM id of the prediction resource (/subscriptions/.../providers/
-    Microsoft.CognitiveServices/accounts/NAME); null or empty: the one in the environment (on
-    the built-in emulator, its own)."""
+    Microsoft.CognitiveServices/accounts/NAME), or the name of a prediction resource of the
+    `resources` section; null or empty: the section's first prediction resource, else the one
+    in the environment (on the built-in emulator, its own)."""
     keep: Count = Field(default=3, ge=1, le=20)
     """How many iterations to keep (oldest unpublished ones are deleted first)."""
 
@@ -259,11 +262,11 @@ class PublishSpec(_Model):
     def _arm_id(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             return None  # `${CVSPEC_PREDICTION_RESOURCE_ID:-}`: from the environment, if any
-        if value is not None and not _ARM_ACCOUNT.fullmatch(value):
+        if value is not None and not (_ARM_ACCOUNT.fullmatch(value) or _NAME.fullmatch(value)):
             raise ValueError(
                 "must be the prediction resource's full ARM id (/subscriptions/SUB/"
-                "resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/NAME), "
-                f"not {value!r}"
+                "resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/NAME) or the "
+                f"name of one in the resources section, not {value!r}"
             )
         return value
 
@@ -307,3 +310,7 @@ class Spec(_Model):
     """What to delete when the spec no longer lists it."""
     protect: bool = False
     """Refuse to destroy or replace the project."""
+    resources: ResourcesSpec | None = None
+    """The Azure accounts that train and serve the project, resolved (and created) through
+    Resource Manager, keys read at run time (docs/resources.md); null: the endpoints and keys
+    come from the environment."""

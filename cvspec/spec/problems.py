@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,17 @@ def display_path(path: str | os.PathLike[str]) -> str:
 
 
 def field_path(loc: Loc) -> str:
-    """`images[0].path` for ("images", 0, "path"); `(root)` for ()."""
+    """`images[0].path` for ("images", 0, "path"); `(root)` for (). A key that is not
+    printable on one line (a newline, a control character) is shown quoted and escaped:
+    `gates.per_tag["a\\nb"]`, so that a problem stays one line."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif str(part).isprintable():
+            text += f".{part}"
+        else:
+            text += f"[{json.dumps(str(part))}]"
     return text.lstrip(".") or "(root)"
 
 

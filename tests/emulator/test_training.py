@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import time
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from azure.cognitiveservices.vision.customvision.training.models import (
     CustomVisionErrorException,
@@ -352,8 +356,20 @@ def test_export_iteration(
     iteration = wait_trained(trainer, project.id, trainer.train_project(project.id))
     assert iteration.exportable is True
     export = trainer.export_iteration(project.id, iteration.id, "ONNX")
-    assert export.status == "Done"
-    assert [e.platform for e in trainer.get_exports(project.id, iteration.id)] == ["ONNX"]
+    assert (export.status, export.download_uri) == ("Exporting", "")  # the Swagger's example
+    with pytest.raises(CustomVisionErrorException) as excinfo:
+        trainer.export_iteration(project.id, iteration.id, "ONNX")
+    assert service_error(excinfo)[:2] == (400, "BadRequestExportAlreadyInProgress")
+    deadline = time.monotonic() + 30
+    while (exports := trainer.get_exports(project.id, iteration.id))[0].status == "Exporting":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert [(e.platform, e.status) for e in exports] == [("ONNX", "Done")]
+    package = requests.get(exports[0].download_uri, timeout=30)  # no key: a storage URL
+    assert package.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
+        assert archive.read("labels.txt").decode().split() == ["a", "b"]
+        assert archive.read("model.bin")
 
 
 def test_export_iteration__not_compact(

@@ -43,6 +43,14 @@ def test_field_path() -> None:
     assert field_path(()) == "(root)"
 
 
+def test_field_path__keys_that_would_break_the_line_are_quoted() -> None:
+    assert field_path(("gates", "per_tag", "a\nb", "min_recall")) == (
+        'gates.per_tag["a\\nb"].min_recall'
+    )
+    assert field_path(("gates", "per_tag", "\x07")) == 'gates.per_tag["\\u0007"]'
+    assert field_path(("tags", 0, "name")) == "tags[0].name"
+
+
 def test_display_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert display_path(tmp_path / "a" / "b.png") == os.path.join("a", "b.png")
