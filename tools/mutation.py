@@ -142,6 +142,7 @@ class ModuleResult:
     seconds: float = 0.0
     command: str = ""
     before: dict[str, float | str] | None = None  # the figures against the tests of a ref
+    unchecked: int = 0  # mutants an interrupted run did not reach (--collect)
 
     @property
     def score(self) -> float:
@@ -158,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=15, help="niceness of the run (15)")
     parser.add_argument("--keep", action="store_true", help="reuse the scratch copy's results")
     parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="read the results of an interrupted run of MODULE (its scratch copy) without running",
+    )
+    parser.add_argument(
         "--before",
         metavar="REF",
         help="run against the tests of git REF (e.g. main) and record the figures as 'before'",
@@ -171,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module(s) {', '.join(unknown)}; use {', '.join(MODULES)}")
     results = _load_results()
     for name in names:
-        result = run_module(name, args.max_children, args.nice, args.keep, args.before)
+        if args.collect:
+            work = WORK / (f"{name}-before" if args.before else name)
+            result = _collect(name, work, {**os.environ})
+            result.command = f"python tools/mutation.py {name} (interrupted)"
+        else:
+            result = run_module(name, args.max_children, args.nice, args.keep, args.before)
         previous = results.get(name)
         if args.before:  # only the "before" figures change
             ref = subprocess.run(
@@ -291,6 +302,9 @@ def _collect(name: str, work: Path, env: dict[str, str]) -> ModuleResult:
         mutant, _, status = line.strip().rpartition(": ")
         if not mutant.startswith(prefix):
             continue
+        if status == "not checked":
+            result.unchecked += 1
+            continue
         result.mutants += 1
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if status in KILLED:
@@ -396,8 +410,9 @@ def render(results: dict[str, ModuleResult]) -> str:
             continue
         before = f"{float(r.before['score']):.1f} %" if r.before else "-"
         tests = ", ".join(Path(t).name for t in r.tests)
+        mutants = f"{r.mutants} (+{r.unchecked} not run)" if r.unchecked else str(r.mutants)
         lines.append(
-            f"| `{r.source}` | {tests} | {r.mutants} | {r.killed} | {r.equivalent} "
+            f"| `{r.source}` | {tests} | {mutants} | {r.killed} | {r.equivalent} "
             f"| {len(_open(r))} | {r.score:.1f} % | {before} | {r.seconds:.0f} s |"
         )
     for name in MODULES:
