@@ -486,7 +486,6 @@ def _converges(emu: Recorded, model: SpecModel, root: Path, history: list[str]) 
     max_examples=int(os.environ.get("CVSPEC_AGREEMENT_EXAMPLES", "20")),
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure prints its example
-    derandomize=True,  # the same examples on every run: CI is repeatable
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(

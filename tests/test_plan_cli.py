@@ -13,6 +13,7 @@ import pytest
 from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateBatch,
     ImageFileCreateEntry,
+    ImageTagCreateEntry,
 )
 from click.testing import CliRunner, Result
 from PIL import Image
@@ -284,3 +285,32 @@ def test_plan_destroy_saves_a_plan_that_apply_runs(
     nothing = cli(env, "plan", spec, "--destroy", "--detailed-exitcode")
     assert nothing.exit_code == 0
     assert "\n\nNo changes. No objects need to be destroyed." in nothing.output
+
+
+def test_a_saved_plan_is_refused_after_a_count_preserving_retag_in_the_portal(
+    tmp_path: Path, env: dict[str, str], service: Service
+) -> None:
+    spec = spec_for(tmp_path, "plan-retag")
+    assert cli(env, "apply", spec, "--auto-approve").exit_code == 0
+    edited = spec_for(tmp_path / "edited", "plan-retag", {"The digit 7": "Seven"})
+    assert cli(env, "plan", edited, "--out", tmp_path / "p.json").exit_code == 0
+    pid = project_id(service, "plan-retag")
+    tags = {t.name: t.id for t in service.training.get_tags(pid)}
+    one, other = sorted(tags)[:2]
+    a = service.training.get_tagged_images(pid, tag_ids=[tags[one]], take=1)[0]
+    b = service.training.get_tagged_images(pid, tag_ids=[tags[other]], take=1)[0]
+    service.training.delete_image_tags(pid, [a.id, b.id], [tags[one], tags[other]])
+    service.training.create_image_tags(
+        pid,
+        tags=[
+            ImageTagCreateEntry(image_id=a.id, tag_id=tags[other]),
+            ImageTagCreateEntry(image_id=b.id, tag_id=tags[one]),
+        ],
+    )  # the two images swap tags: as many images, tags and images per tag as before
+
+    refused = cli(env, "apply", tmp_path / "p.json")
+    assert refused.exit_code == 1
+    assert "Saved plan is stale" in refused.output
+    assert "images, tags or iterations were modified" in refused.output
+    seven = next(t for t in service.training.get_tags(pid) if t.name == "seven")
+    assert seven.description == "The digit 7"  # nothing was applied
