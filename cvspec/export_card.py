@@ -119,22 +119,7 @@ def _iteration(it: CardIteration) -> dict[str, Any]:
         "status": it.status,
         "created": it.created,
         "published_as": it.publish_name or None,
-        "evaluation": None
-        if ev is None
-        else {
-            "threshold": ev.threshold,
-            "precision": ev.overall.precision,
-            "recall": ev.overall.recall,
-            "average_precision": ev.overall.average_precision,
-            "per_tag": {
-                n: {
-                    "precision": m.precision,
-                    "recall": m.recall,
-                    "average_precision": m.average_precision,
-                }
-                for n, m in ev.per_tag
-            },
-        },
+        "evaluation": None if ev is None else {"threshold": ev.threshold, **ev.document()},
     }
 
 

@@ -36,6 +36,17 @@ class Evaluation:
     def tag(self, name: str) -> Metrics | None:
         return next((m for tag, m in self.per_tag if tag == name), None)
 
+    def document(self) -> dict[str, Any]:
+        """The figures as JSON-ready data: overall, then per tag by name (status, export)."""
+        return {
+            **_figures(self.overall),
+            "per_tag": {name: _figures(m) for name, m in self.per_tag},
+        }
+
+
+def _figures(m: Metrics) -> dict[str, float]:
+    return {"precision": m.precision, "recall": m.recall, "average_precision": m.average_precision}
+
 
 @dataclass(frozen=True)
 class GateFailure:

@@ -75,21 +75,7 @@ def _iteration(it: IterationStatus) -> dict[str, Any]:
 
 
 def _evaluation(evaluation: Evaluation | None) -> dict[str, Any] | None:
-    if evaluation is None:
-        return None
-    return {
-        "precision": evaluation.overall.precision,
-        "recall": evaluation.overall.recall,
-        "average_precision": evaluation.overall.average_precision,
-        "per_tag": {
-            name: {
-                "precision": m.precision,
-                "recall": m.recall,
-                "average_precision": m.average_precision,
-            }
-            for name, m in evaluation.per_tag
-        },
-    }
+    return None if evaluation is None else evaluation.document()
 
 
 # -- plain text -------------------------------------------------------------------------
