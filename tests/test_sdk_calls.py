@@ -17,7 +17,7 @@ import pytest
 import requests
 import urllib3.exceptions
 from azure.cognitiveservices.vision.customvision.training.models import CustomVisionErrorException
-from msrest.exceptions import ClientRequestError
+from msrest.exceptions import ClientRequestError, DeserializationError
 
 from cvspec import sdk
 from cvspec.errors import ServiceError
@@ -157,5 +157,49 @@ def test_origin_is_scheme_and_host_or_the_endpoint_as_given(endpoint: str, origi
 def test_an_unreachable_endpoint_without_a_url_is_named_without_one() -> None:
     policy = sdk.Policy(limiter=RateLimiter(1000), retries=0)
     with pytest.raises(ServiceError) as failed:
-        sdk._retryable(ConnectionRefusedError(111, "refused"), 0, policy, endpoint="")
+        sdk._retryable(ConnectionRefusedError(111, "refused"), 0, policy)  # no endpoint given
     assert str(failed.value) == "cannot reach the Custom Vision endpoint: connection refused"
+
+
+def test_the_last_dropped_connection_is_named_in_a_few_words() -> None:
+    policy = sdk.Policy(limiter=RateLimiter(1000), retries=1, reached=True)
+    dropped = ClientRequestError("Error", requests.exceptions.ConnectionError("reset"))
+    dropped.__cause__ = ConnectionResetError(104, "Connection reset by peer")
+    delay, reason = sdk._retryable(dropped, 0, policy, "https://h.example/x")
+    assert reason == "connection" and sdk.BACKOFF_BASE / 2 <= delay <= sdk.BACKOFF_BASE
+    with pytest.raises(ServiceError) as failed:
+        sdk._retryable(dropped, 1, policy, "https://h.example/x")
+    assert str(failed.value) == (
+        "cannot reach the Custom Vision endpoint https://h.example: the connection was dropped"
+    )
+
+
+def test_an_answer_cut_off_is_retried_then_named() -> None:
+    policy = sdk.Policy(limiter=RateLimiter(1000), retries=1)
+    cut = DeserializationError("Unterminated string at char 40\nthe rest")
+    delay, reason = sdk._retryable(cut, 0, policy)
+    assert reason == "truncated" and sdk.BACKOFF_BASE / 2 <= delay <= sdk.BACKOFF_BASE
+    with pytest.raises(ServiceError) as failed:
+        sdk._retryable(cut, 1, policy)
+    assert str(failed.value) == (
+        "unreadable answer from the service: Unterminated string at char 40"
+    )
+
+
+def test_after_a_call_the_sdk_itself_retries_nothing(tmp_path: Path) -> None:
+    with emulator(tmp_path) as emu:
+        client = emu.service.training
+        sdk.configure(emu.service.endpoint, rate=1000)
+        assert sdk.call(client.get_projects) == []
+        retry = client.config.retry_policy.policy  # the urllib3 Retry the SDK sends with
+        with pytest.raises(urllib3.exceptions.MaxRetryError):  # a dropped GET: not again
+            retry.increment("GET", "/projects", error=urllib3.exceptions.ProtocolError("cut"))
+        for status in (429, 500, 503):
+            assert not retry.is_retry("GET", status, has_retry_after=True)
+
+
+def test_one_policy_per_endpoint_whatever_its_case_or_trailing_slash() -> None:
+    host = f"https://{uuid.uuid4().hex}.example"
+    assert sdk.policy_for(host) is sdk.policy_for(host.upper() + "/", "training")
+    # only slashes are trimmed: endpoints that differ in a last letter stay apart
+    assert sdk.policy_for(host + ".X") is not sdk.policy_for(host + ".")
