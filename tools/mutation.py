@@ -90,7 +90,12 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "sdk": (
         "cvspec/sdk.py",
-        ("tests/test_sdk_policy.py", "tests/test_retry_after.py", "tests/test_faults_sdk.py"),
+        (
+            "tests/test_sdk_calls.py",
+            "tests/test_sdk_policy.py",
+            "tests/test_retry_after.py",
+            "tests/test_faults_sdk.py",
+        ),
     ),
     "checks": (
         "cvspec/spec/checks.py",
